@@ -1,0 +1,112 @@
+# edgelink — small C commands for WireGuard links.
+#
+#   make                 build every command into bin/
+#   make check           install missing Debian packages, build, run every test
+#   make check SAN=1     the same with AddressSanitizer + UBSan
+#   make install PREFIX=/usr/local DESTDIR=
+#   make deps            install the Debian packages the project needs
+#   make demo            the main job on an embedded default (see README)
+#   V=1                  show the commands
+
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+SHAREDIR ?= $(PREFIX)/share/edgelink
+
+VERSION  := 0.1.0
+CC       ?= cc
+PKGS     := libsodium libb2 jansson nettle
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+XCFLAGS  := -std=c11 -D_GNU_SOURCE -DELK_VERSION=\"$(VERSION)\" -Wall -Wextra -Werror \
+            -Wshadow -Wformat=2 -Wno-missing-field-initializers -Ilib
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -lb2 -ljansson -lnettle)
+XCFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+
+ifeq ($(SAN),1)
+BUILD    := build/san
+XCFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
+else
+BUILD    := build/rel
+endif
+
+ifneq ($(V),1)
+Q := @
+E := @printf '  %-6s %s\n'
+else
+Q :=
+E := @true
+endif
+
+CMDS     := $(patsubst bin/%.c,%,$(wildcard bin/el-*.c))
+BINS     := $(addprefix bin/,$(CMDS))
+LIBSRC   := $(wildcard lib/*.c)
+LIBOBJ   := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIBSRC))
+LIBA     := $(BUILD)/libelk.a
+UNITSRC  := $(wildcard tests/unit/test_*.c)
+UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNITSRC))
+HDRS     := $(wildcard lib/*.h) tests/unit/t.h
+# Rebuild everything when the flags change (SAN=1 after a plain build, say).
+FLAGSTAMP := $(BUILD)/.flags
+
+.PHONY: all check units deps install uninstall clean demo FORCE
+all: $(BINS)
+
+$(FLAGSTAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(CFLAGS) $(XCFLAGS) $(LDFLAGS) $(LDLIBS)' | cmp -s - $@ || \
+	  echo '$(CC) $(CFLAGS) $(XCFLAGS) $(LDFLAGS) $(LDLIBS)' > $@
+
+$(BUILD)/lib/%.o: lib/%.c $(HDRS) $(FLAGSTAMP)
+	@mkdir -p $(@D)
+	$(E) CC $<
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIBOBJ)
+	$(E) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# Binaries always land in bin/ (next to their one source file); the flag
+# stamp makes a SAN=1 build relink them.
+bin/%: bin/%.c $(LIBA) $(HDRS) $(FLAGSTAMP)
+	$(E) CCLD $@
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBA) $(HDRS) $(FLAGSTAMP)
+	@mkdir -p $(@D)
+	$(E) CCLD $@
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+# Debian packages: to build, to test, and the real peers the tests talk to.
+DEB_BUILD := gcc make pkg-config libc6-dev libsodium-dev libb2-dev libjansson-dev nettle-dev
+DEB_TEST  := jq bats wireguard-tools iproute2 iputils-ping
+DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
+deps:
+	@sh tests/deps.sh $(DEB_PKGS)
+
+check: deps
+	@$(MAKE) --no-print-directory all units
+	@sh tests/run.sh $(BUILD)
+
+units: $(UNITS)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh share/examples/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(SHAREDIR)
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 share/man/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 share/man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
+	cp -R share/schema share/examples $(DESTDIR)$(SHAREDIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(CMDS))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard share/man/man1/*.1)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(wildcard share/man/man7/*.7)))
+	rm -rf $(DESTDIR)$(SHAREDIR)
+
+clean:
+	rm -rf build $(BINS)

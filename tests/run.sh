@@ -1,0 +1,44 @@
+#!/bin/sh
+# run.sh BUILD - run every test: the C unit tests built in BUILD/tests, then
+# every bats suite. Prints one closing line, "check: N passed, N failed,
+# N skipped", and fails when anything failed.
+#
+# Tests that need root or network namespaces skip (with a reason) when they
+# cannot run; CI runs as root, so there they run.
+set -u
+build=${1:-build/rel}
+cd "$(dirname "$0")/.." || exit 111
+passed=0 failed=0 skipped=0
+failures=
+
+for t in "$build"/tests/test_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	if out=$("$t" 2>&1); then
+		passed=$((passed + 1))
+		printf 'ok   unit %s (%s)\n' "$name" "$(printf '%s\n' "$out" | tail -n 1 | sed 's/.*: //')"
+	else
+		failed=$((failed + 1))
+		failures="$failures unit:$name"
+		printf 'FAIL unit %s\n%s\n' "$name" "$out"
+	fi
+done
+
+tap=$(mktemp)
+trap 'rm -f "$tap"' EXIT
+suites=$(ls tests/*.bats 2>/dev/null)
+if [ -n "$suites" ]; then
+	# shellcheck disable=SC2086
+	PATH="$PWD/bin:$PATH" bats --tap $suites | tee "$tap"
+	p=$(grep -c '^ok .*# skip' "$tap")
+	skipped=$((skipped + p))
+	p=$(grep '^ok ' "$tap" | grep -vc '# skip')
+	passed=$((passed + p))
+	f=$(grep -c '^not ok ' "$tap")
+	failed=$((failed + f))
+	[ "$f" = 0 ] || failures="$failures $(grep '^not ok ' "$tap" | sed 's/^not ok [0-9]* /bats:/' | tr ' ' _)"
+fi
+
+[ -z "$failures" ] || printf 'failed:%s\n' "$failures"
+echo "check: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
