@@ -25,9 +25,14 @@ static int t_pass, t_fail;
 	} while (0)
 
 #define T_EQ_MEM(a, b, n, ...) T_CHECK(memcmp((a), (b), (n)) == 0, __VA_ARGS__)
+/* Each argument is evaluated once, so a call under test may stand in it. */
 #define T_EQ_INT(a, b, what)                                                  \
-	T_CHECK((long long)(a) == (long long)(b), "%s: got %lld, want %lld", \
-		(what), (long long)(a), (long long)(b))
+	do {                                                                  \
+		long long t_a_ = (long long)(a), t_b_ = (long long)(b);       \
+		T_CHECK(t_a_ == t_b_, "%s: got %lld, want %lld", (what), t_a_, \
+			t_b_);                                                \
+	} while (0)
+
 static inline int t_streq(const char *a, const char *b)
 {
 	return a != NULL && b != NULL && strcmp(a, b) == 0;
@@ -36,9 +41,12 @@ static inline const char *t_str(const char *s)
 {
 	return s ? s : "(null)";
 }
-#define T_EQ_STR(a, b, what)                                              \
-	T_CHECK(t_streq((a), (b)), "%s: got \"%s\", want \"%s\"", (what), \
-		t_str(a), t_str(b))
+#define T_EQ_STR(a, b, what)                                                \
+	do {                                                                \
+		const char *t_a_ = (a), *t_b_ = (b);                        \
+		T_CHECK(t_streq(t_a_, t_b_), "%s: got \"%s\", want \"%s\"", \
+			(what), t_str(t_a_), t_str(t_b_));                  \
+	} while (0)
 
 static inline int t_done(const char *name)
 {
