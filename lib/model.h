@@ -38,6 +38,7 @@ enum elk_peer_flags {
 	ELK_PEER_ALLOWED_IPS = 1 << 3,
 	ELK_PEER_REPLACE_ALLOWED_IPS = 1 << 4,
 	ELK_PEER_REMOVE = 1 << 5,
+	ELK_PEER_UPDATE_ONLY = 1 << 6, /* UAPI: change the peer only if it exists */
 };
 
 struct elk_peer {
