@@ -15,12 +15,12 @@ SHAREDIR ?= $(PREFIX)/share/edgelink
 
 VERSION  := 0.1.0
 CC       ?= cc
-PKGS     := libsodium libb2 jansson nettle
+PKGS     := libsodium libb2 jansson nettle libmnl
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
 XCFLAGS  := -std=c11 -D_GNU_SOURCE -DELK_VERSION=\"$(VERSION)\" -Wall -Wextra -Werror \
             -Wshadow -Wformat=2 -Wno-missing-field-initializers -Ilib
-LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -lb2 -ljansson -lnettle)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -lb2 -ljansson -lnettle -lmnl)
 XCFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
 ifeq ($(SAN),1)
@@ -79,7 +79,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBA) $(HDRS) $(FLAGSTAMP)
 	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
 # Debian packages: to build, to test, and the real peers the tests talk to.
-DEB_BUILD := gcc make pkg-config libc6-dev libsodium-dev libb2-dev libjansson-dev nettle-dev
+DEB_BUILD := gcc make pkg-config libc6-dev libsodium-dev libb2-dev libjansson-dev nettle-dev libmnl-dev
 DEB_TEST  := jq bats wireguard-tools iproute2 iputils-ping
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 deps:

@@ -1,0 +1,131 @@
+/* rtnl.c - links, addresses and routes over rtnetlink (rtnetlink(7)), with
+ * libmnl building and parsing the messages. One request at a time, each
+ * acknowledged, so an error is the kernel's errno for that request. */
+#include "rtnl.h"
+
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int elk_rtnl_open(struct elk_rtnl *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!r->nl)
+		return -errno;
+	if (mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		int err = -errno;
+
+		mnl_socket_close(r->nl);
+		r->nl = NULL;
+		return err;
+	}
+	r->portid = mnl_socket_get_portid(r->nl);
+	r->seq = (unsigned)time(NULL);
+	return 0;
+}
+
+void elk_rtnl_close(struct elk_rtnl *r)
+{
+	if (r->nl)
+		mnl_socket_close(r->nl);
+	r->nl = NULL;
+}
+
+int elk_rtnl_ifindex(const char *name)
+{
+	return (int)if_nametoindex(name);
+}
+
+/* Sends one request and waits for its acknowledgement. */
+static int talk(struct elk_rtnl *r, struct nlmsghdr *nlh)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	ssize_t n;
+	int ret;
+
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = ++r->seq;
+	if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		n = mnl_socket_recvfrom(r->nl, buf, sizeof(buf));
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, r->portid, NULL, NULL);
+		if (ret < 0)
+			return -errno;
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+int elk_rtnl_link_set(struct elk_rtnl *r, int ifindex, bool up, unsigned mtu)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	ifm->ifi_change = IFF_UP;
+	ifm->ifi_flags = up ? IFF_UP : 0;
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	return talk(r, nlh);
+}
+
+int elk_rtnl_addr(struct elk_rtnl *r, int ifindex, const struct elk_cidr *c, bool add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	size_t alen = c->family == AF_INET ? 4 : 16;
+
+	nlh->nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR;
+	if (add)
+		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = (unsigned char)c->family;
+	ifa->ifa_prefixlen = c->len;
+	ifa->ifa_index = (unsigned)ifindex;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	if (c->family == AF_INET6 && c->addr[0] == 0xfe && (c->addr[1] & 0xc0) == 0x80)
+		ifa->ifa_scope = RT_SCOPE_LINK;
+	mnl_attr_put(nlh, IFA_LOCAL, alen, c->addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, alen, c->addr);
+	if (add && c->family == AF_INET6)
+		/* Addresses we manage need no duplicate detection: the
+		 * tunnel is point to point and DAD only delays first use. */
+		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
+	return talk(r, nlh);
+}
+
+int elk_rtnl_route(struct elk_rtnl *r, int ifindex, const struct elk_cidr *c, bool add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+	struct elk_cidr net = *c;
+
+	elk_cidr_mask(&net);
+	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	if (add)
+		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (unsigned char)net.family;
+	rtm->rtm_dst_len = net.len;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_BOOT;
+	rtm->rtm_scope = RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put(nlh, RTA_DST, net.family == AF_INET ? 4 : 16, net.addr);
+	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+	return talk(r, nlh);
+}
