@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <nettle/sha1.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,4 +158,26 @@ int elk_endpoint_split(const char *s, char *host, size_t hostlen, uint16_t *port
 		return -EINVAL;
 	*port = (uint16_t)p;
 	return 0;
+}
+
+int elk_endpoint_resolve(const char *in, char *out, size_t cap)
+{
+	char host[256], ip[INET6_ADDRSTRLEN];
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res;
+	uint16_t port;
+	const void *a;
+	int n;
+
+	if (elk_endpoint_split(in, host, sizeof(host), &port))
+		return -EINVAL;
+	if (getaddrinfo(host, NULL, &hints, &res) || !res)
+		return -EHOSTUNREACH;
+	if (res->ai_family == AF_INET)
+		a = &((struct sockaddr_in *)res->ai_addr)->sin_addr;
+	else
+		a = &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
+	inet_ntop(res->ai_family, a, ip, sizeof(ip));
+	n = snprintf(out, cap, res->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+	freeaddrinfo(res);
+	return n < 0 || (size_t)n >= cap ? -EINVAL : 0;
 }

@@ -47,4 +47,10 @@ int elk_addr_from_name(const struct elk_cidr *net, const char *name, struct elk_
  * port without resolving it. 0 or -EINVAL. */
 int elk_endpoint_split(const char *s, char *host, size_t hostlen, uint16_t *port);
 
+/* Resolves the host of an endpoint (getaddrinfo, UDP) and writes the first
+ * answer in numeric form ("IP:PORT" or "[IPv6]:PORT") to out. 0, -EINVAL
+ * for a malformed endpoint, or -EHOSTUNREACH when the name does not
+ * resolve. */
+int elk_endpoint_resolve(const char *in, char *out, size_t cap);
+
 #endif

@@ -3,10 +3,13 @@
  * acknowledged, so an error is the kernel's errno for that request. */
 #include "rtnl.h"
 
+#include "model.h"
+
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -128,4 +131,42 @@ int elk_rtnl_route(struct elk_rtnl *r, int ifindex, const struct elk_cidr *c, bo
 	mnl_attr_put(nlh, RTA_DST, net.family == AF_INET ? 4 : 16, net.addr);
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
 	return talk(r, nlh);
+}
+
+int elk_rtnl_apply_device(struct elk_rtnl *r, int ifindex, const struct elk_device *c,
+			  bool set_up, char *err, size_t errlen)
+{
+	char buf[ELK_CIDR_STRLEN];
+	int ret;
+
+	if (set_up || (c->flags & ELK_DEV_MTU)) {
+		ret = elk_rtnl_link_set(r, ifindex, true, (c->flags & ELK_DEV_MTU) ? c->mtu : 0);
+		if (ret) {
+			snprintf(err, errlen, "mtu: cannot set %u on the link: %s", c->mtu, strerror(-ret));
+			return ret;
+		}
+	}
+	for (size_t i = 0; i < c->n_addresses; i++) {
+		if ((ret = elk_rtnl_addr(r, ifindex, &c->addresses[i], true))) {
+			elk_cidr_format(&c->addresses[i], buf);
+			snprintf(err, errlen, "addresses[%zu]: cannot add %s: %s", i, buf, strerror(-ret));
+			return ret;
+		}
+	}
+	for (size_t i = 0; i < c->n_peers; i++) {
+		const struct elk_peer *p = &c->peers[i];
+
+		if (p->flags & ELK_PEER_REMOVE)
+			continue;
+		for (size_t j = 0; j < p->n_allowed_ips; j++) {
+			if (p->allowed_ips[j].len == 0)
+				continue;
+			if ((ret = elk_rtnl_route(r, ifindex, &p->allowed_ips[j], true))) {
+				elk_cidr_format(&p->allowed_ips[j], buf);
+				snprintf(err, errlen, "allowed_ips: cannot route %s: %s", buf, strerror(-ret));
+				return ret;
+			}
+		}
+	}
+	return 0;
 }

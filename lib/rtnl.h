@@ -29,4 +29,13 @@ int elk_rtnl_addr(struct elk_rtnl *r, int ifindex, const struct elk_cidr *c, boo
 /* Route to c (host bits cleared) through the link; add or delete. */
 int elk_rtnl_route(struct elk_rtnl *r, int ifindex, const struct elk_cidr *c, bool add);
 
+struct elk_device;
+/* The IP side of a configuration change on a link: MTU (and up), the
+ * interface's addresses, and a route for every allowed IP of every peer the
+ * change names (removed peers excepted). A default route (/0) is not added:
+ * it would carry the tunnel's own packets; that needs policy routing, as
+ * wg-quick sets up. Stops at the first error, naming it in e. */
+int elk_rtnl_apply_device(struct elk_rtnl *r, int ifindex, const struct elk_device *change,
+			  bool set_up, char *err, size_t errlen);
+
 #endif

@@ -7,6 +7,9 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
@@ -240,4 +243,188 @@ int elk_uapi_format_get(FILE *out, const struct elk_device *d, const int64_t *ha
 	}
 	sodium_memzero(hex, sizeof(hex));
 	return ferror(out) ? -EIO : 0;
+}
+
+int elk_uapi_format_set(FILE *out, const struct elk_device *c)
+{
+	char hex[ELK_KEY_HEX_LEN + 1], cidr[ELK_CIDR_STRLEN];
+
+	if (c->flags & ELK_DEV_PRIVATE_KEY) {
+		elk_key_to_hex(hex, c->private_key);
+		fprintf(out, "private_key=%s\n", hex);
+	}
+	if (c->flags & ELK_DEV_LISTEN_PORT)
+		fprintf(out, "listen_port=%u\n", c->listen_port);
+	if (c->flags & ELK_DEV_FWMARK)
+		fprintf(out, "fwmark=%u\n", c->fwmark);
+	if (c->flags & ELK_DEV_REPLACE_PEERS)
+		fputs("replace_peers=true\n", out);
+	for (size_t i = 0; i < c->n_peers; i++) {
+		const struct elk_peer *p = &c->peers[i];
+
+		elk_key_to_hex(hex, p->public_key);
+		fprintf(out, "public_key=%s\n", hex);
+		if (p->flags & ELK_PEER_REMOVE) {
+			fputs("remove=true\n", out);
+			continue;
+		}
+		if (p->flags & ELK_PEER_UPDATE_ONLY)
+			fputs("update_only=true\n", out);
+		if (p->flags & ELK_PEER_PRESHARED_KEY) {
+			elk_key_to_hex(hex, p->preshared_key);
+			fprintf(out, "preshared_key=%s\n", hex);
+		}
+		if (p->flags & ELK_PEER_ENDPOINT)
+			fprintf(out, "endpoint=%s\n", p->endpoint);
+		if (p->flags & ELK_PEER_KEEPALIVE)
+			fprintf(out, "persistent_keepalive_interval=%u\n",
+				p->persistent_keepalive_interval);
+		if (p->flags & ELK_PEER_REPLACE_ALLOWED_IPS)
+			fputs("replace_allowed_ips=true\n", out);
+		for (size_t j = 0; j < p->n_allowed_ips; j++) {
+			elk_cidr_format(&p->allowed_ips[j], cidr);
+			fprintf(out, "allowed_ip=%s\n", cidr);
+		}
+	}
+	sodium_memzero(hex, sizeof(hex));
+	return ferror(out) ? -EIO : 0;
+}
+
+int elk_uapi_sock_path(char *out, size_t cap, const char *ifname)
+{
+	int n = snprintf(out, cap, "%s/%s.sock", ELK_UAPI_DIR, ifname);
+
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int elk_uapi_connect(const char *ifname)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (elk_uapi_sock_path(sun.sun_path, sizeof(sun.sun_path), ifname))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		err = -errno;
+		close(fd);
+		/* A socket file nobody listens on is a device that is gone. */
+		return err == -ECONNREFUSED ? -ENOENT : err;
+	}
+	return fd;
+}
+
+static int write_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, s, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -EIO;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads one answer, up to and including the empty line. *out is malloc'd. */
+static int read_answer(int fd, char **out, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t r;
+
+		if (n >= 2 && buf[n - 1] == '\n' && (buf[n - 2] == '\n')) {
+			buf[n] = 0;
+			*out = buf;
+			*len = n;
+			return 0;
+		}
+		if (n + 1 >= cap) {
+			char *g = realloc(buf, cap * 2);
+
+			if (!g || cap > (64u << 20)) {
+				free(g ? g : buf);
+				return -EMSGSIZE;
+			}
+			buf = g;
+			cap *= 2;
+		}
+		/* Byte by byte after the first chunk would be slow; one
+		 * read at a time is fine since answers end the stream. */
+		r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(buf);
+			return -EIO;
+		}
+		n += (size_t)r;
+	}
+}
+
+static int errno_of(const char *ans, size_t len)
+{
+	const char *p = ans + len;
+
+	/* The answer ends "errno=N\n\n". */
+	while (p > ans && p[-1] == '\n')
+		p--;
+	while (p > ans && p[-1] != '\n')
+		p--;
+	if (strncmp(p, "errno=", 6))
+		return -EIO;
+	return atoi(p + 6);
+}
+
+int elk_uapi_set(int fd, const struct elk_device *change, struct elk_err *e)
+{
+	char *body = NULL, *ans;
+	size_t blen = 0, alen;
+	FILE *f = open_memstream(&body, &blen);
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	fputs("set=1\n", f);
+	elk_uapi_format_set(f, change);
+	fputs("\n", f);
+	if (fclose(f))
+		return -ENOMEM;
+	r = write_all(fd, body, blen);
+	sodium_memzero(body, blen);
+	free(body);
+	if (r)
+		return elk_errf(e, "the device closed the connection"), -EIO;
+	if ((r = read_answer(fd, &ans, &alen)))
+		return elk_errf(e, "no answer from the device"), r;
+	r = errno_of(ans, alen);
+	free(ans);
+	if (r)
+		elk_errf(e, "the device refused the change: %s", strerror(-r));
+	return r;
+}
+
+int elk_uapi_get(int fd, struct elk_device *out, struct elk_err *e)
+{
+	char *ans;
+	size_t alen;
+	int r;
+
+	if (write_all(fd, "get=1\n\n", 7))
+		return elk_errf(e, "the device closed the connection"), -EIO;
+	if ((r = read_answer(fd, &ans, &alen)))
+		return elk_errf(e, "no answer from the device"), r;
+	r = elk_uapi_parse_get(ans, alen - 1, out, e);
+	sodium_memzero(ans, alen);
+	free(ans);
+	return r;
 }

@@ -38,4 +38,19 @@ int elk_uapi_parse_get(const char *body, size_t len, struct elk_device *out, str
 int elk_uapi_format_get(FILE *out, const struct elk_device *d,
 			const int64_t *handshake_nsec);
 
+/* Writes a change set as the body of a set operation (without "set=1" and
+ * the closing empty line). */
+int elk_uapi_format_set(FILE *out, const struct elk_device *change);
+
+/* Where the UAPI socket of an interface lives, as wg(8) looks for it. */
+#define ELK_UAPI_DIR "/var/run/wireguard"
+int elk_uapi_sock_path(char *out, size_t cap, const char *ifname);
+/* Connects to the socket of ifname: an fd, or -errno (-ENOENT: no such
+ * userspace device). */
+int elk_uapi_connect(const char *ifname);
+/* One set transaction: 0, the device's negative errno, or -EIO. */
+int elk_uapi_set(int fd, const struct elk_device *change, struct elk_err *e);
+/* One get transaction into out (empty). */
+int elk_uapi_get(int fd, struct elk_device *out, struct elk_err *e);
+
 #endif

@@ -1,0 +1,292 @@
+/* el-link - bring WireGuard links up, change them, show them, take them down. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "model.h"
+#include "records.h"
+#include "rtnl.h"
+#include "uapi.h"
+#include "uspace.h"
+
+static const char help[] =
+"Usage: el-link up IFACE [--backend userspace] [--daemon] [--verbose]\n"
+"       el-link apply IFACE        apply records from stdin to a running link\n"
+"       el-link show IFACE         one status record per peer\n"
+"       el-link down IFACE         stop the link\n"
+"\n"
+"up creates IFACE and keeps running as the device (the built-in userspace\n"
+"WireGuard on a TUN interface). It reads `iface` and `peer` records from stdin\n"
+"as they come, and serves the standard UAPI socket\n"
+"/var/run/wireguard/IFACE.sock, so wg(8) works against it unchanged:\n"
+"  wg show IFACE, wg set IFACE peer ..., wg showconf IFACE\n"
+"Closing stdin does not take the link down; 'el-link down IFACE', SIGTERM or\n"
+"removing the socket file does. The name on the command line wins over a\n"
+"name in an iface record. MTU defaults to 1420; routes are added for every\n"
+"peer's allowed IPs (except /0: use policy routing for a default route).\n"
+"\n"
+"apply reads the whole of stdin first, checks every record, and applies\n"
+"nothing if one is wrong (the error names its line and field). Peers it does\n"
+"not name keep their sessions.\n"
+"\n"
+"Options:\n"
+"  --backend B    userspace (the default today; env EL_LINK_BACKEND)\n"
+"  -d, --daemon   up: read stdin to its end, configure, then go to the\n"
+"                 background; exits 0 once the device serves (env EL_LINK_DAEMON=1)\n"
+"  -v, --verbose  progress on stderr (env EL_LINK_VERBOSE=1)\n"
+"  --timers LIST  override WireGuard's timers, in seconds, for tests:\n"
+"                 rekey_after_time=5,reject_after_time=15,rekey_timeout=1,\n"
+"                 keepalive_timeout=2,rekey_attempt_time=9 (env EL_LINK_TIMERS)\n"
+"  -h, --help     this help;  --version  the version\n"
+"\n"
+"Examples:\n"
+"  el-keygen | jq -c '{type:\"iface\",private_key,listen_port:51820,\n"
+"      addresses:[\"10.0.0.1/24\"]}' | el-link up wg0 --daemon\n"
+"  echo '{\"type\":\"peer\",\"public_key\":\"...\",\"endpoint\":\"192.0.2.2:51820\",\n"
+"        \"allowed_ips\":[\"10.0.0.2/32\"]}' | el-link apply wg0\n"
+"  el-link show wg0 | jq 'select(.state != \"connected\")'\n"
+"\n"
+"Exit: 0 ok, 1 not running, 100 usage or bad input, 111 system failure.\n"
+"See el-link(1) and edgelink-records(7).\n";
+
+static int parse_timers(const char *list, struct elk_wg_timers_cfg *t)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} names[] = {
+		{ "rekey_after_time", offsetof(struct elk_wg_timers_cfg, rekey_after_time) },
+		{ "reject_after_time", offsetof(struct elk_wg_timers_cfg, reject_after_time) },
+		{ "rekey_attempt_time", offsetof(struct elk_wg_timers_cfg, rekey_attempt_time) },
+		{ "rekey_timeout", offsetof(struct elk_wg_timers_cfg, rekey_timeout) },
+		{ "keepalive_timeout", offsetof(struct elk_wg_timers_cfg, keepalive_timeout) },
+	};
+	char *copy = strdup(list), *save = NULL, *tok;
+	int r = 0;
+
+	for (tok = strtok_r(copy, ",", &save); tok && !r; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '='), *end;
+		double secs;
+		size_t i;
+
+		r = -EINVAL;
+		if (!eq)
+			break;
+		*eq = 0;
+		secs = strtod(eq + 1, &end);
+		if (*end || end == eq + 1 || secs <= 0 || secs > 86400)
+			break;
+		for (i = 0; i < sizeof(names) / sizeof(*names); i++) {
+			if (!strcmp(tok, names[i].name)) {
+				*(uint64_t *)((char *)t + names[i].off) = (uint64_t)(secs * 1e9);
+				r = 0;
+			}
+		}
+	}
+	free(copy);
+	return r;
+}
+
+/* Reads every record on stdin into one change set, or dies naming the
+ * line: nothing is applied unless everything is right. */
+static void read_change(struct elk_device *c)
+{
+	struct elk_reader rd;
+	struct elk_err e;
+	json_t *rec;
+	const char *type;
+	int r;
+
+	elk_reader_init(&rd, stdin);
+	while ((r = elk_read_record(&rd, &rec, &type, &e)) != 0) {
+		if (r < 0)
+			elk_die(ELK_EXIT_USAGE, "line %lu: %s; nothing applied", rd.lineno, e.msg);
+		if (!strcmp(type, "iface")) {
+			json_object_del(rec, "name");
+			r = elk_device_apply_iface(c, rec, &e);
+		} else if (!strcmp(type, "peer")) {
+			r = elk_device_apply_peer(c, rec, &e);
+		} else {
+			r = 0;
+		}
+		json_decref(rec);
+		if (r)
+			elk_die(ELK_EXIT_USAGE, "line %lu: %s; nothing applied", rd.lineno, e.msg);
+	}
+	elk_reader_free(&rd);
+}
+
+static int connect_or_die(const char *ifname)
+{
+	int fd = elk_uapi_connect(ifname);
+
+	if (fd == -ENOENT)
+		elk_die(ELK_EXIT_NO, "%s: not running (no %s/%s.sock)", ifname, ELK_UAPI_DIR, ifname);
+	if (fd < 0)
+		elk_die(ELK_EXIT_SYS, "%s: cannot reach %s/%s.sock: %s", ifname, ELK_UAPI_DIR, ifname,
+			strerror(-fd));
+	return fd;
+}
+
+static int cmd_apply(const char *ifname)
+{
+	struct elk_device c = { 0 };
+	struct elk_err e;
+	struct elk_rtnl rt;
+	char err[256];
+	int fd, r;
+
+	read_change(&c);
+	/* Names resolve here, so the device gets numbers and a name that
+	 * does not resolve fails before anything changes. */
+	for (size_t i = 0; i < c.n_peers; i++) {
+		char num[ELK_ENDPOINT_MAX];
+
+		if (!(c.peers[i].flags & ELK_PEER_ENDPOINT))
+			continue;
+		if (elk_endpoint_resolve(c.peers[i].endpoint, num, sizeof(num)))
+			elk_die(ELK_EXIT_NO, "endpoint: \"%s\" does not resolve; nothing applied",
+				c.peers[i].endpoint);
+		strcpy(c.peers[i].endpoint, num);
+	}
+	fd = connect_or_die(ifname);
+	r = elk_uapi_set(fd, &c, &e);
+	close(fd);
+	if (r)
+		elk_die(r == -EINVAL ? ELK_EXIT_USAGE : ELK_EXIT_SYS, "%s: %s", ifname, e.msg);
+	if (c.n_addresses || (c.flags & ELK_DEV_MTU) || c.n_peers) {
+		if ((r = elk_rtnl_open(&rt)) ||
+		    (r = elk_rtnl_apply_device(&rt, elk_rtnl_ifindex(ifname), &c, false, err,
+					       sizeof(err))))
+			elk_die(ELK_EXIT_SYS, "%s: %s", ifname, r ? err : "netlink");
+		elk_rtnl_close(&rt);
+	}
+	elk_device_clear(&c);
+	return 0;
+}
+
+static int cmd_show(const char *ifname)
+{
+	struct elk_device d = { 0 };
+	struct elk_err e;
+	int fd = connect_or_die(ifname), r;
+	int64_t now = (int64_t)time(NULL);
+
+	r = elk_uapi_get(fd, &d, &e);
+	close(fd);
+	if (r)
+		elk_die(ELK_EXIT_SYS, "%s: %s", ifname, e.msg);
+	snprintf(d.name, sizeof(d.name), "%s", ifname);
+	for (size_t i = 0; i < d.n_peers; i++) {
+		json_t *rec = elk_status_record(&d, &d.peers[i], now);
+
+		if (!rec || elk_write_record(stdout, rec))
+			elk_die_sys("cannot write to stdout");
+		json_decref(rec);
+	}
+	elk_device_clear(&d);
+	if (fflush(stdout))
+		elk_die_sys("cannot write to stdout");
+	return 0;
+}
+
+static int cmd_down(const char *ifname)
+{
+	int fd = connect_or_die(ifname);
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char path[108];
+
+	/* The socket's owner is the device process. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		elk_die_sys("%s: cannot tell which process serves it", ifname);
+	close(fd);
+	elk_uapi_sock_path(path, sizeof(path), ifname);
+	unlink(path);
+	if (cred.pid > 0 && kill(cred.pid, SIGTERM) < 0 && errno != ESRCH)
+		elk_die_sys("%s: cannot stop process %d", ifname, (int)cred.pid);
+	/* Done when the interface is gone (the process closed its TUN). */
+	for (int i = 0; i < 100 && elk_rtnl_ifindex(ifname); i++)
+		poll(NULL, 0, 50);
+	if (elk_rtnl_ifindex(ifname))
+		elk_die(ELK_EXIT_SYS, "%s: still there after 5 seconds", ifname);
+	return 0;
+}
+
+static bool env_true(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && strcmp(v, "0") && strcmp(v, "no") && strcmp(v, "false");
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = NULL, *ifname = NULL, *backend = NULL, *timers = NULL;
+	struct elk_uspace_opts o = { 0 };
+
+	elk_init(argv[0]);
+	elk_std_opts(argc, argv, help);
+	elk_wg_dev_default_cfg(&o.dev);
+	o.daemonize = env_true("EL_LINK_DAEMON");
+	o.verbose = env_true("EL_LINK_VERBOSE");
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--backend") || !strcmp(a, "--timers")) {
+			if (i + 1 >= argc)
+				elk_die_usage("%s needs a value", a);
+			*(a[2] == 'b' ? &backend : &timers) = argv[++i];
+		} else if (!strcmp(a, "-d") || !strcmp(a, "--daemon")) {
+			o.daemonize = true;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			o.verbose = true;
+		} else if (a[0] == '-' && a[1]) {
+			elk_die_usage("unknown option %s", a);
+		} else if (!cmd) {
+			cmd = a;
+		} else if (!ifname) {
+			ifname = a;
+		} else {
+			elk_die_usage("unexpected argument \"%s\"", a);
+		}
+	}
+	if (!cmd)
+		elk_die_usage("a subcommand is missing: up, apply, show or down");
+	if (strcmp(cmd, "up") && strcmp(cmd, "apply") && strcmp(cmd, "show") && strcmp(cmd, "down"))
+		elk_die_usage("unknown subcommand \"%s\"", cmd);
+	if (!ifname)
+		elk_die_usage("%s: the interface name is missing", cmd);
+	if (!elk_ifname_valid(ifname))
+		elk_die(ELK_EXIT_USAGE, "\"%s\" is not an interface name (1 to 15 characters, "
+			"no '/', ':' or spaces)", ifname);
+	backend = elk_opt_env(backend, "EL_LINK_BACKEND");
+	if (backend && strcmp(backend, "userspace") && strcmp(backend, "auto")) {
+		if (!strcmp(backend, "kernel"))
+			elk_die(ELK_EXIT_SYS, "the kernel backend is not in this build yet; "
+				"use --backend userspace");
+		elk_die_usage("--backend: \"%s\" is not userspace, kernel or auto", backend);
+	}
+	timers = elk_opt_env(timers, "EL_LINK_TIMERS");
+	if (timers && parse_timers(timers, &o.dev.timers))
+		elk_die_usage("--timers: \"%s\" is not NAME=SECONDS,... (see --help)", timers);
+
+	if (!strcmp(cmd, "up")) {
+		o.ifname = ifname;
+		o.read_stdin = !isatty(STDIN_FILENO);
+		return elk_uspace_run(&o);
+	}
+	if (!strcmp(cmd, "apply"))
+		return cmd_apply(ifname);
+	if (!strcmp(cmd, "show"))
+		return cmd_show(ifname);
+	return cmd_down(ifname);
+}
