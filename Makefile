@@ -6,6 +6,7 @@
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian packages the project needs
 #   make demo            the main job on an embedded default (see README)
+#   make bench           el-link vs wireguard-go, side by side (root)
 #   V=1                  show the commands
 
 PREFIX   ?= /usr/local
@@ -50,7 +51,7 @@ HDRS     := $(wildcard lib/*.h) tests/unit/t.h
 # Rebuild everything when the flags change (SAN=1 after a plain build, say).
 FLAGSTAMP := $(BUILD)/.flags
 
-.PHONY: all check units deps install uninstall clean demo FORCE
+.PHONY: all check units deps install uninstall clean demo bench FORCE
 all: $(BINS)
 
 $(FLAGSTAMP): FORCE
@@ -80,7 +81,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBA) $(HDRS) $(FLAGSTAMP)
 
 # Debian packages: to build, to test, and the real peers the tests talk to.
 DEB_BUILD := gcc make pkg-config libc6-dev libsodium-dev libb2-dev libjansson-dev nettle-dev libmnl-dev
-DEB_TEST  := jq bats wireguard-tools iproute2 iputils-ping
+DEB_TEST  := jq bats wireguard-tools wireguard-go iproute2 iputils-ping iperf3 tshark bc
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 deps:
 	@sh tests/deps.sh $(DEB_PKGS)
@@ -91,9 +92,13 @@ check: deps
 
 units: $(UNITS)
 
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/link.sh
+
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@sh share/examples/demo.sh
+	@bash share/examples/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(SHAREDIR)

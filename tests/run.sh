@@ -11,6 +11,17 @@ cd "$(dirname "$0")/.." || exit 111
 passed=0 failed=0 skipped=0
 failures=
 
+# Under the sanitizers, reports also go to files: a daemon that went to the
+# background has no stderr to print them on, and one report fails the run.
+case "$build" in
+*san*)
+	sanlogs=$(mktemp -d)
+	export ASAN_OPTIONS="log_path=$sanlogs/asan:detect_leaks=1:abort_on_error=0"
+	export UBSAN_OPTIONS="log_path=$sanlogs/ubsan:print_stacktrace=1:halt_on_error=1"
+	;;
+*) sanlogs= ;;
+esac
+
 for t in "$build"/tests/test_*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
@@ -37,6 +48,17 @@ if [ -n "$suites" ]; then
 	f=$(grep -c '^not ok ' "$tap")
 	failed=$((failed + f))
 	[ "$f" = 0 ] || failures="$failures $(grep '^not ok ' "$tap" | sed 's/^not ok [0-9]* /bats:/' | tr ' ' _)"
+fi
+
+if [ -n "$sanlogs" ]; then
+	for f in "$sanlogs"/*; do
+		[ -e "$f" ] || continue
+		failed=$((failed + 1))
+		failures="$failures sanitizer:$(basename "$f")"
+		printf 'FAIL sanitizer report %s\n' "$f"
+		cat "$f"
+	done
+	rm -rf "$sanlogs"
 fi
 
 [ -z "$failures" ] || printf 'failed:%s\n' "$failures"

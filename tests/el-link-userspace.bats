@@ -1,0 +1,192 @@
+#!/usr/bin/env bats
+# el-link's userspace WireGuard against Debian's wireguard-go, a peer no one
+# here wrote, in two network namespaces (topology in tests/netns.bash).
+# Needs root; skips cleanly otherwise.
+
+load netns
+
+setup() {
+	export PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
+	need_netns wireguard-go wg jq
+	T=$(mktemp -d)
+	make_keys "$T"
+	netns_up
+}
+
+teardown() {
+	netns_down
+	[ -z "${T:-}" ] || rm -rf "$T"
+}
+
+# Our side: records on stdin, daemonised once it serves.
+ela_up() {
+	ela_config "$T" "${1:-}" | A el-link up ela0 --daemon ${EL_TIMERS:+--timers "$EL_TIMERS"}
+}
+
+@test "ping both ways over IPv4 and IPv6, handshake started by el-link" {
+	ela_up
+	wgo_start "$T"
+	ping_until "$NSA" 10.0.0.2
+	A ping -c3 -i0.2 -W1 -n 10.0.0.2
+	A ping -c3 -i0.2 -W1 -n fd00::2
+	B ping -c3 -i0.2 -W1 -n 10.0.0.1
+	B ping -c3 -i0.2 -W1 -n fd00::1
+}
+
+@test "handshake started by wireguard-go" {
+	ela_up
+	wgo_start "$T"
+	ping_until "$NSB" 10.0.0.1
+	B ping -c3 -i0.2 -W1 -n 10.0.0.1
+	A ping -c2 -i0.2 -W1 -n 10.0.0.2
+}
+
+@test "TCP both ways (iperf3)" {
+	command -v iperf3 >/dev/null || skip "needs iperf3"
+	ela_up
+	wgo_start "$T"
+	ping_until "$NSA" 10.0.0.2
+	B iperf3 -s -1 -B 10.0.0.2 > /dev/null 2>&1 &
+	sleep 0.3
+	A iperf3 -c 10.0.0.2 -t 2 -J > "$T/up.json"
+	jq -e '.end.sum_received.bytes > 1000000' "$T/up.json"
+	A iperf3 -s -1 -B 10.0.0.1 > /dev/null 2>&1 &
+	sleep 0.3
+	B iperf3 -c 10.0.0.1 -t 2 -J > "$T/down.json"
+	jq -e '.end.sum_received.bytes > 1000000' "$T/down.json"
+}
+
+@test "wg show, wg showconf and wg set work on our UAPI socket" {
+	ela_up
+	wgo_start "$T"
+	ping_until "$NSA" 10.0.0.2
+	[ "$(stat -c %a /var/run/wireguard/ela0.sock)" = 700 ]
+	A wg show ela0 dump > "$T/dump"
+	# interface line: private, public, port; peer line: handshake and transfer
+	[ "$(head -1 "$T/dump" | cut -f2)" = "$(cat "$T/a.pub")" ]
+	[ "$(head -1 "$T/dump" | cut -f3)" = 51820 ]
+	peer=$(sed -n 2p "$T/dump")
+	[ "$(echo "$peer" | cut -f1)" = "$(cat "$T/b.pub")" ]
+	[ "$(echo "$peer" | cut -f3)" = "$UB:51820" ]
+	[ "$(echo "$peer" | cut -f5)" -gt 0 ]   # latest handshake
+	[ "$(echo "$peer" | cut -f6)" -gt 0 ]   # received
+	[ "$(echo "$peer" | cut -f7)" -gt 0 ]   # sent
+	A wg showconf ela0 | grep -q "^PrivateKey = $(cat "$T/a.key")"
+	# wg set adds an allowed IP, and we report it
+	A wg set ela0 peer "$(cat "$T/b.pub")" allowed-ips 10.0.0.2/32,fd00::2/128,10.9.0.0/16
+	A wg show ela0 allowed-ips | grep -q 10.9.0.0/16
+	el_show=$(A el-link show ela0)
+	echo "$el_show" | jq -e --arg k "$(cat "$T/b.pub")" \
+		'.type == "status" and .iface == "ela0" and .public_key == $k and .state == "connected"
+		 and .rx_bytes > 0 and .tx_bytes > 0 and (.allowed_ips | index("10.9.0.0/16"))'
+}
+
+@test "apply: a bad record changes nothing; a good one changes one peer without a new handshake" {
+	ela_up
+	wgo_start "$T"
+	ping_until "$NSA" 10.0.0.2
+	hs=$(A wg show ela0 latest-handshakes | cut -f2)
+	run A el-link apply ela0 <<EOF2
+{"type":"peer","public_key":"$(cat "$T/b.pub")","allowed_ips":["10.7.0.0/16"]}
+{"type":"peer","public_key":"$(cat "$T/b.pub")","endpoint":"nonsense"}
+EOF2
+	[ "$status" -eq 100 ]
+	[[ "$output" == *"line 2: endpoint"* ]]
+	! A wg show ela0 allowed-ips | grep -q 10.7.0.0/16
+	echo "{\"type\":\"peer\",\"public_key\":\"$(cat "$T/b.pub")\",\"allowed_ips\":[\"10.7.0.0/16\"]}" |
+		A el-link apply ela0
+	A wg show ela0 allowed-ips | grep -q 10.7.0.0/16
+	# a route for the new allowed IP, through our interface
+	A ip route show 10.7.0.0/16 | grep -q 'dev ela0'
+	A ping -c2 -i0.2 -W1 -n 10.0.0.2
+	[ "$(A wg show ela0 latest-handshakes | cut -f2)" = "$hs" ]
+}
+
+@test "a mismatched preshared key never lets a packet through" {
+	el-keygen psk --raw > "$T/psk1"
+	el-keygen psk --raw > "$T/psk2"
+	ela_up "+ {preshared_key: \"$(cat "$T/psk1")\"}"
+	wgo_start "$T" preshared-key "$T/psk2"
+	! ping_until "$NSA" 10.0.0.2 6
+	! B ping -c3 -i0.2 -W1 -n 10.0.0.1
+	[ "$(A cat /sys/class/net/ela0/statistics/rx_packets)" -eq 0 ]
+	[ "$(B cat /sys/class/net/wgo0/statistics/rx_packets)" -eq 0 ]
+	[ "$(A wg show ela0 latest-handshakes | cut -f2)" = 0 ]
+	# and with the same key on both sides it works
+	B wg set wgo0 peer "$(cat "$T/a.pub")" preshared-key "$T/psk1"
+	ping_until "$NSA" 10.0.0.2
+}
+
+@test "wireguard-go restarted mid-stream: the link recovers" {
+	EL_TIMERS=keepalive_timeout=1,rekey_timeout=1 ela_up
+	wgo_start "$T"
+	ping_until "$NSA" 10.0.0.2
+	for p in $(ip netns pids "$NSB"); do kill "$p"; done
+	for _ in $(seq 50); do B wg show wgo0 >/dev/null 2>&1 || break; sleep 0.1; done
+	wgo_start "$T"
+	# our session is stale for the new wireguard-go; data without an
+	# answer makes us start a new handshake
+	ping_until "$NSA" 10.0.0.2 40
+	A ping -c3 -i0.2 -W1 -n 10.0.0.2
+}
+
+@test "rekey: with shortened timers a new handshake replaces the session, traffic goes on" {
+	EL_TIMERS=rekey_after_time=2,keepalive_timeout=1,rekey_timeout=1 ela_up
+	wgo_start "$T"
+	ping_until "$NSA" 10.0.0.2
+	hs1=$(A wg show ela0 latest-handshakes | cut -f2)
+	A ping -c 16 -i 0.25 -W1 -n 10.0.0.2 > "$T/ping"
+	hs2=$(A wg show ela0 latest-handshakes | cut -f2)
+	[ "$hs2" -gt "$hs1" ]
+	# no more than a packet lost across the rekey
+	grep -Eq ' (1[56]) received' "$T/ping"
+}
+
+@test "el-link down stops the device and removes its interface and socket" {
+	ela_up
+	[ -S /var/run/wireguard/ela0.sock ]
+	A ip link show ela0
+	A el-link down ela0
+	[ ! -e /var/run/wireguard/ela0.sock ]
+	! A ip link show ela0 2>/dev/null
+	run A el-link show ela0
+	[ "$status" -eq 1 ]
+}
+
+@test "removing the socket file stops the device; a second up of one name is refused" {
+	ela_up
+	run A el-link up ela0 < /dev/null
+	[ "$status" -eq 111 ]
+	[[ "$output" == *"already running"* ]]
+	rm /var/run/wireguard/ela0.sock
+	for _ in $(seq 40); do A ip link show ela0 >/dev/null 2>&1 || break; sleep 0.1; done
+	! A ip link show ela0 2>/dev/null
+}
+
+@test "up --daemon with a bad record exits 100 and leaves no device" {
+	run sh -c "{ printf '%s\n' '{\"type\":\"iface\",\"listen_port\":51820}' '{\"type\":\"peer\",\"public_key\":\"short\"}'; } |
+		ip netns exec $NSA el-link up ela0 --daemon"
+	[ "$status" -eq 100 ]
+	[[ "$output" == *"line 2: public_key: not a key"* ]]
+	! A ip link show ela0 2>/dev/null
+	[ ! -e /var/run/wireguard/ela0.sock ]
+}
+
+@test "tshark's WireGuard dissector reads our packets as valid handshakes and data" {
+	command -v tshark >/dev/null || skip "needs tshark"
+	ela_up
+	A timeout 20 tshark -i veA -f 'udp port 51820' -c 8 -w "$T/cap.pcapng" > /dev/null 2>&1 &
+	cap=$!
+	sleep 1.5
+	wgo_start "$T"
+	A ping -c4 -i0.2 -W1 -n 10.0.0.2 || true
+	wait "$cap" || true
+	tshark -r "$T/cap.pcapng" -d udp.port==51820,wg -T fields -e wg.type -e ip.src > "$T/types"
+	cat "$T/types"
+	# our initiation (1) from A, wireguard-go's response (2), data (4) from us
+	grep -Pq "^1\t$UA" "$T/types"
+	grep -Pq "^2\t$UB" "$T/types"
+	grep -Pq "^4\t$UA" "$T/types"
+	# no malformed packets
+	! tshark -r "$T/cap.pcapng" -d udp.port==51820,wg 2>/dev/null | grep -qi malformed
+}
