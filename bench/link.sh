@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# bench/link.sh - el-link's userspace WireGuard against wireguard-go, side by
+# side in one run, on the same two namespaces (topology: tests/netns.bash).
+#
+# For each implementation on side A (side B is always wireguard-go):
+#   start: daemon start -> configured -> first ping answered (ms, median)
+#   rtt:   ping through the tunnel (ms, median of 100)
+#   tcp:   iperf3 A->B, Mbit/s (median of REPS runs of T seconds)
+#   cpu:   CPU seconds of side A's daemon per gigabyte carried
+# and prints each figure with the ratio ours / wireguard-go's.
+# Figures are noisy on a shared 2-core machine: compare within one run.
+# Knobs: T=5 REPS=3 STARTS=5. Needs root. Never a pass/fail test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/bin:$PATH"
+T=${T:-5} REPS=${REPS:-3} STARTS=${STARTS:-5}
+# shellcheck source=../tests/netns.bash
+source tests/netns.bash
+skip() { echo "bench: $*" >&2; exit 0; }
+[ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 111; }
+for c in wireguard-go wg iperf3 jq; do command -v $c >/dev/null || { echo "bench: needs $c" >&2; exit 111; }; done
+
+W=$(mktemp -d)
+trap 'netns_down; rm -rf "$W"' EXIT
+make_keys "$W"
+median() { sort -g | awk '{a[NR]=$1} END{ if(NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2) }'; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+cputicks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# side A as IMPL ("ours" or "wggo"); sets APID
+start_a() {
+	if [ "$1" = ours ]; then
+		ela_config "$W" | A el-link up ela0 > /dev/null 2>&1 &
+		APID=$!
+		for _ in $(seq 200); do A wg show ela0 > /dev/null 2>&1 && break; sleep 0.005; done
+		AIF=ela0
+	else
+		A env WG_PROCESS_FOREGROUND=1 wireguard-go -f ela0 > /dev/null 2>&1 &
+		APID=$!
+		for _ in $(seq 200); do A wg show ela0 > /dev/null 2>&1 && break; sleep 0.005; done
+		A wg set ela0 listen-port 51820 private-key "$W/a.key" peer "$(cat "$W/b.pub")" \
+			endpoint "$UB:51820" allowed-ips 10.0.0.2/32,fd00::2/128
+		A ip addr add 10.0.0.1/24 dev ela0
+		A ip link set ela0 up
+	fi
+}
+stop_a() { kill "$APID" 2>/dev/null; wait "$APID" 2>/dev/null || true; rm -f /var/run/wireguard/ela0.sock; }
+
+declare -A R
+for impl in wggo ours; do
+	netns_up
+	wgo_start "$W"
+	# start -> first ping
+	s=()
+	for _ in $(seq "$STARTS"); do
+		t0=$(now_ms)
+		start_a $impl
+		ping_until "$NSA" 10.0.0.2 200
+		s+=($(( $(now_ms) - t0 )))
+		stop_a
+		sleep 0.2
+	done
+	R[$impl.start]=$(printf '%s\n' "${s[@]}" | median)
+	start_a $impl
+	ping_until "$NSA" 10.0.0.2 200
+	R[$impl.rtt]=$(A ping -n -c 100 -i 0.01 10.0.0.2 | sed -n 's/.*time=\([0-9.]*\).*/\1/p' | median)
+	B iperf3 -s -B 10.0.0.2 > /dev/null 2>&1 &
+	sleep 0.3
+	tp=() cpu=()
+	for _ in $(seq "$REPS"); do
+		c0=$(cputicks "$APID")
+		A iperf3 -c 10.0.0.2 -t "$T" -J > "$W/ip.json"
+		c1=$(cputicks "$APID")
+		bits=$(jq '.end.sum_received.bits_per_second' "$W/ip.json")
+		bytes=$(jq '.end.sum_received.bytes' "$W/ip.json")
+		tp+=($(echo "$bits / 1000000" | bc -l))
+		cpu+=($(echo "($c1 - $c0) / $(getconf CLK_TCK) / ($bytes / 1000000000)" | bc -l))
+	done
+	R[$impl.tcp]=$(printf '%s\n' "${tp[@]}" | median)
+	R[$impl.cpu]=$(printf '%s\n' "${cpu[@]}" | median)
+	stop_a
+	netns_down
+done
+
+printf '%-28s %12s %12s %8s\n' figure el-link wireguard-go ratio
+row() { printf '%-28s %12.3f %12.3f %8.2f\n' "$1" "${R[ours.$2]}" "${R[wggo.$2]}" \
+	"$(echo "${R[ours.$2]} / ${R[wggo.$2]}" | bc -l)"; }
+row "start to first ping (ms)" start
+row "ping RTT (ms)" rtt
+row "TCP A->B (Mbit/s)" tcp
+row "CPU s per GB (side A)" cpu
+echo "(ratio = el-link / wireguard-go; higher is better for TCP, lower for the rest)"
