@@ -23,6 +23,7 @@ for c in wireguard-go wg iperf3 jq; do command -v $c >/dev/null || { echo "bench
 W=$(mktemp -d)
 trap 'netns_down; rm -rf "$W"' EXIT
 make_keys "$W"
+ela_config "$W" > "$W/a.conf"   # made once, outside the timings
 median() { sort -g | awk '{a[NR]=$1} END{ if(NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2) }'; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 cputicks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -30,12 +31,11 @@ cputicks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # side A as IMPL ("ours" or "wggo"); sets APID
 start_a() {
 	if [ "$1" = ours ]; then
-		ela_config "$W" | A el-link up ela0 > /dev/null 2>&1 &
-		APID=$!
-		for _ in $(seq 200); do A wg show ela0 > /dev/null 2>&1 && break; sleep 0.005; done
-		AIF=ela0
+		# --daemon returns once the device is configured and serving
+		A el-link up ela0 --daemon < "$W/a.conf"
+		APID=$(pgrep -n -f 'el-link up ela0')
 	else
-		A env WG_PROCESS_FOREGROUND=1 wireguard-go -f ela0 > /dev/null 2>&1 &
+		ip netns exec "$NSA" env WG_PROCESS_FOREGROUND=1 wireguard-go -f ela0 > /dev/null 2>&1 &
 		APID=$!
 		for _ in $(seq 200); do A wg show ela0 > /dev/null 2>&1 && break; sleep 0.005; done
 		A wg set ela0 listen-port 51820 private-key "$W/a.key" peer "$(cat "$W/b.pub")" \
@@ -44,7 +44,12 @@ start_a() {
 		A ip link set ela0 up
 	fi
 }
-stop_a() { kill "$APID" 2>/dev/null; wait "$APID" 2>/dev/null || true; rm -f /var/run/wireguard/ela0.sock; }
+stop_a() {
+	kill "$APID" 2>/dev/null
+	wait "$APID" 2>/dev/null || true
+	rm -f /var/run/wireguard/ela0.sock
+	for _ in $(seq 100); do A ip link show ela0 > /dev/null 2>&1 || break; sleep 0.02; done
+}
 
 declare -A R
 for impl in wggo ours; do
