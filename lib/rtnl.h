@@ -25,6 +25,10 @@ void elk_rtnl_close(struct elk_rtnl *r);
 /* 0 when no link has that name. */
 int elk_rtnl_ifindex(const char *name);
 int elk_rtnl_link_set(struct elk_rtnl *r, int ifindex, bool up, unsigned mtu);
+/* No automatic IPv6 link-local address on the link (before it goes up): a
+ * random fe80:: address is in no peer's allowed IPs, so packets sent from
+ * it would be dropped by cryptokey routing. */
+int elk_rtnl_link_no_addrgen(struct elk_rtnl *r, int ifindex);
 int elk_rtnl_addr(struct elk_rtnl *r, int ifindex, const struct elk_cidr *c, bool add);
 /* Route to c (host bits cleared) through the link; add or delete. */
 int elk_rtnl_route(struct elk_rtnl *r, int ifindex, const struct elk_cidr *c, bool add);

@@ -567,6 +567,8 @@ static int setup(struct uspace *u)
 	}
 	u->ifindex = elk_rtnl_ifindex(o->ifname);
 	if ((r = elk_rtnl_open(&u->rtnl)) ||
+	    /* IPv6 may be off in this namespace: then there is nothing to turn off. */
+	    ((r = elk_rtnl_link_no_addrgen(&u->rtnl, u->ifindex)) && r != -EAFNOSUPPORT) ||
 	    (r = elk_rtnl_link_set(&u->rtnl, u->ifindex, true, ELK_MTU_DEFAULT))) {
 		elk_warn("cannot bring %s up: %s", o->ifname, strerror(-r));
 		return ELK_EXIT_SYS;

@@ -190,3 +190,61 @@ EOF2
 	# no malformed packets
 	! tshark -r "$T/cap.pcapng" -d udp.port==51820,wg 2>/dev/null | grep -qi malformed
 }
+
+@test "IPv6 outside the tunnel, and link-local addresses derived from keys inside it" {
+	A ip addr add fd01::1/64 dev veA nodad
+	B ip addr add fd01::2/64 dev veB nodad
+	lla=$(el-keygen addr --ll "$(cat "$T/a.pub")" --raw)
+	llb=$(el-keygen addr --ll "$(cat "$T/b.pub")" --raw)
+	{
+		jq -c --arg ll "$lla/64" '{type:"iface", private_key, listen_port:51820,
+			addresses:["10.0.0.1/24", $ll]}' "$T/a.json"
+		jq -nc --arg k "$(cat "$T/b.pub")" --arg ll "$llb/128" \
+			'{type:"peer", public_key:$k, endpoint:"[fd01::2]:51820",
+			  allowed_ips:["10.0.0.2/32", $ll]}'
+	} | A el-link up ela0 --daemon
+	B env WG_PROCESS_FOREGROUND=1 wireguard-go -f wgo0 > "$T/wgo.log" 2>&1 &
+	for _ in $(seq 100); do B wg show wgo0 >/dev/null 2>&1 && break; sleep 0.05; done
+	B wg set wgo0 listen-port 51820 private-key "$T/b.key" \
+		peer "$(cat "$T/a.pub")" endpoint "[fd01::1]:51820" allowed-ips "10.0.0.1/32,$lla/128"
+	B ip addr add 10.0.0.2/24 dev wgo0
+	B ip link set wgo0 up
+	# the kernel gave wgo0 a random fe80:: address; only the derived one
+	# is in our allowed IPs
+	B ip -6 addr flush dev wgo0 scope link
+	B ip addr add "$llb/64" dev wgo0 nodad
+	ping_until "$NSA" 10.0.0.2
+	A ping -c3 -i0.2 -W1 -n "$llb%ela0"
+	B ping -c3 -i0.2 -W1 -n "$lla%wgo0"
+	# ours never had a random one
+	[ "$(A ip -6 -o addr show dev ela0 scope link | wc -l)" -eq 1 ]
+	# the handshake went over IPv6
+	B wg show wgo0 endpoints | grep -q '\[fd01::1\]:51820'
+	A el-link show ela0 | jq -e '.endpoint == "[fd01::2]:51820"'
+}
+
+@test "stands in for wireguard-go under wg-quick" {
+	command -v wg-quick >/dev/null || skip "needs wg-quick"
+	mkdir -p "$T/wg"
+	cat > "$T/wg/ela0.conf" <<EOF2
+[Interface]
+PrivateKey = $(cat "$T/a.key")
+ListenPort = 51820
+Address = 10.0.0.1/24
+
+[Peer]
+PublicKey = $(cat "$T/b.pub")
+Endpoint = $UB:51820
+AllowedIPs = 10.0.0.2/32, 10.5.0.0/16
+EOF2
+	chmod 600 "$T/wg/ela0.conf"
+	# wg-quick tries the kernel first, then runs the userspace implementation
+	# with the interface name as its only argument and expects it to return
+	A env WG_QUICK_USERSPACE_IMPLEMENTATION="$BATS_TEST_DIRNAME/../share/examples/el-link-userspace" \
+		wg-quick up "$T/wg/ela0.conf"
+	wgo_start "$T"
+	ping_until "$NSA" 10.0.0.2
+	A ip route show 10.5.0.0/16 | grep -q 'dev ela0'
+	A wg-quick down "$T/wg/ela0.conf"
+	! A ip link show ela0 2>/dev/null
+}
