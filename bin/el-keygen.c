@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "file.h"
 #include "key.h"
+#include "keyfile.h"
 #include "records.h"
 
 static const char help[] =
@@ -115,52 +116,17 @@ static void cmd_psk(void)
 	emit_record(rec, "preshared_key", true);
 }
 
-/* Reads exactly one private key from stdin: a bare base64 line (as wg
- * prints it) or a `key` record. */
+/* Reads exactly one private key from stdin (see keyfile.h). */
 static void read_private_key(uint8_t priv[ELK_KEY_LEN])
 {
-	struct elk_reader rd;
 	struct elk_err e;
-	char *line, *extra;
-	size_t len, elen;
-	int r;
+	int r = elk_read_private_key(stdin, priv, &e);
 
-	elk_reader_init(&rd, stdin);
-	r = elk_read_line(&rd, &line, &len, &e);
-	if (r < 0)
-		elk_die(ELK_EXIT_USAGE, "line %lu: %s", rd.lineno, e.msg);
-	if (r == 0)
+	if (r == -ENODATA)
 		elk_die(ELK_EXIT_USAGE, "empty input: expected a private key on stdin "
 			"(a base64 line or a key record)");
-	if (line[strspn(line, " \t")] == '{') {
-		json_t *rec;
-		const char *type;
-
-		if (elk_parse_record(line, len, &rec, &type, &e) < 0)
-			elk_die(ELK_EXIT_USAGE, "line %lu: %s", rd.lineno, e.msg);
-		if (strcmp(type, "key"))
-			elk_die(ELK_EXIT_USAGE, "line %lu: type: \"%.32s\" is not a key record",
-				rd.lineno, type);
-		r = elk_field_key(rec, "private_key", priv, &e);
-		json_decref(rec);
-		if (r < 0)
-			elk_die(ELK_EXIT_USAGE, "line %lu: %s", rd.lineno, e.msg);
-		if (r == 0)
-			elk_die(ELK_EXIT_USAGE, "line %lu: private_key: missing", rd.lineno);
-	} else {
-		while (len && (line[len - 1] == ' ' || line[len - 1] == '\t'))
-			len--;
-		if (elk_key_from_base64n(priv, line, len))
-			elk_die(ELK_EXIT_USAGE, "line %lu: not a private key (want 44 characters "
-				"of base64 for 32 bytes, got %zu characters)", rd.lineno, len);
-	}
-	r = elk_read_line(&rd, &extra, &elen, &e);
-	elk_reader_free(&rd);
-	if (r != 0) {
-		sodium_memzero(priv, ELK_KEY_LEN);
-		elk_die(ELK_EXIT_USAGE, "line %lu: expected one private key, found more input",
-			rd.lineno);
-	}
+	if (r)
+		elk_die(ELK_EXIT_USAGE, "%s", e.msg);
 }
 
 static void cmd_pubkey(void)
