@@ -81,7 +81,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBA) $(HDRS) $(FLAGSTAMP)
 
 # Debian packages: to build, to test, and the real peers the tests talk to.
 DEB_BUILD := gcc make pkg-config libc6-dev libsodium-dev libb2-dev libjansson-dev nettle-dev libmnl-dev
-DEB_TEST  := jq bats wireguard-tools wireguard-go iproute2 iputils-ping iperf3 tshark bc
+DEB_TEST  := jq bats wireguard-tools wireguard-go iproute2 iputils-ping iperf3 tshark bc socat
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 deps:
 	@sh tests/deps.sh $(DEB_PKGS)
