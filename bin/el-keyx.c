@@ -122,6 +122,7 @@ static bool have_token, have_pin;
 static uint8_t pinned[ELK_KEY_LEN];
 static char *records; /* what we print, also for --out and --state */
 static size_t records_len;
+static bool have_peer; /* a state file is worth keeping only with a peer */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -196,7 +197,8 @@ static void flush_records(size_t *printed)
 {
 	int r;
 
-	if (ON(O_STATE) && (r = elk_write_file_atomic(OPT(O_STATE), records, records_len))) {
+	if (ON(O_STATE) && have_peer &&
+	    (r = elk_write_file_atomic(OPT(O_STATE), records, records_len))) {
 		errno = -r;
 		elk_die_sys("cannot write state file %s", OPT(O_STATE));
 	}
@@ -458,8 +460,7 @@ static enum outcome dest_session(struct conn *c, const struct elk_keyx_config *c
 		}
 	}
 	json_decref(m);
-	if (conn_send(c, json_pack("{s:s,s:s}", "type", "keyx", "step", "done")))
-		return RETRY;
+	/* "done" is the caller's, after it printed the peer: see run_dest. */
 	memcpy(peer_pub, t.pub_s, ELK_KEY_LEN);
 	return PAIRED;
 }
@@ -544,6 +545,11 @@ static int run_dest(const struct elk_keyx_config *base)
 		say("listening on TCP port %s for a source%s", port,
 		    have_token ? " (token required)" : " (no token: first comer, trust on first use)");
 	}
+	/* The interface first: el-link up can create the device, take its
+	 * key and bind the port while we wait, so that when the source's
+	 * first handshake arrives only the peer is left to add. */
+	add_record(elk_keyx_iface(own_priv, base, true));
+	flush_records(&printed);
 	for (;;) {
 		struct conn c = { .rfd = STDIN_FILENO, .wfd = STDOUT_FILENO, .listen_fd = lfd };
 		struct elk_keyx_config cfg;
@@ -567,14 +573,18 @@ static int run_dest(const struct elk_keyx_config *base)
 			snprintf(c.peer, sizeof(c.peer), "stdio");
 		}
 		o = dest_session(&c, &cfg, peer_pub);
+		if (o == PAIRED) {
+			show_peer(peer_pub, "paired with source");
+			add_record(elk_keyx_peer(peer_pub, &cfg, true, endpoint));
+			have_peer = true;
+			flush_records(&printed);
+			/* Only now tell the source: by the time its handshake
+			 * arrives, our el-link has had the peer first. */
+			conn_send(&c, json_pack("{s:s,s:s}", "type", "keyx", "step", "done"));
+		}
 		if (fd >= 0)
 			close(fd);
 		if (o == PAIRED) {
-			show_peer(peer_pub, "paired with source");
-			if (paired == 0)
-				add_record(elk_keyx_iface(own_priv, &cfg, true));
-			add_record(elk_keyx_peer(peer_pub, &cfg, true, endpoint));
-			flush_records(&printed);
 			paired++;
 			if (!ON(O_KEEP))
 				break;
@@ -761,6 +771,7 @@ static int run_source(const char *target)
 	}
 	add_record(elk_keyx_iface(own_priv, &cfg, false));
 	add_record(elk_keyx_peer(peer_pub, &cfg, false, endpoint));
+	have_peer = true;
 	flush_records(&printed);
 	return ELK_EXIT_OK;
 }
@@ -959,6 +970,7 @@ int main(int argc, char **argv)
 				 base.wg_port);
 		add_record(elk_keyx_iface(own_priv, &base, dest));
 		add_record(elk_keyx_peer(pinned, &base, dest, ep));
+		have_peer = true;
 		flush_records(&printed);
 		say("preset keys: no exchange");
 		code = ELK_EXIT_OK;

@@ -48,7 +48,8 @@ wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/n
 	# not retried: one attempt only
 	[ "$(grep -c 'attempt' <<< "$output")" -eq 1 ]
 	sleep 0.3
-	[ ! -s "$T/d.out" ]
+	# the destination printed its interface at once, but no peer
+	jq -se 'map(.type) == ["iface"]' "$T/d.out"
 	grep -q "REFUSED" "$T/d.err"
 	# the destination still serves the right source afterwards
 	el-keyx connect "127.0.0.1:$P" --token "$TOKEN" < /dev/null > "$T/s.out" 2>/dev/null
@@ -83,7 +84,7 @@ EOF2
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"REFUSED"*"someone in the middle"* ]]
 	sleep 0.5
-	[ ! -s "$T/d.out" ]
+	jq -se 'map(.type) == ["iface"]' "$T/d.out"
 	grep -q "REFUSED" "$T/d.err"
 	# without the relay the same two pair fine
 	el-keyx connect "127.0.0.1:$P" --token "$TOKEN" < /dev/null > /dev/null 2>&1
@@ -171,6 +172,9 @@ EOF2
 }
 
 @test "--state: the first run pairs and keeps the records (0600); a restart needs no exchange" {
+	# a destination stopped before any source came keeps no state
+	timeout 1 el-keyx listen --port "$P" --state "$T/none.state" < /dev/null > /dev/null 2>&1 || true
+	[ ! -e "$T/none.state" ]
 	el-keyx listen --port "$P" --token "$TOKEN" --state "$T/d.state" < /dev/null > "$T/d1" 2>/dev/null &
 	wait_port "$P"
 	el-keyx connect "127.0.0.1:$P" --token "$TOKEN" --state "$T/s.state" < /dev/null > "$T/s1" 2>/dev/null
