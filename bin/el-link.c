@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "kernel.h"
 #include "model.h"
 #include "records.h"
 #include "rtnl.h"
@@ -18,13 +20,19 @@
 #include "uspace.h"
 
 static const char help[] =
-"Usage: el-link up IFACE [--backend userspace] [--daemon] [--verbose]\n"
+"Usage: el-link up IFACE [--backend kernel|userspace|auto] [--daemon] [--verbose]\n"
 "       el-link apply IFACE        apply records from stdin to a running link\n"
-"       el-link show IFACE         one status record per peer\n"
+"       el-link show IFACE [--prometheus]  one status record per peer\n"
 "       el-link down IFACE         stop the link\n"
 "\n"
-"up creates IFACE and keeps running as the device (the built-in userspace\n"
-"WireGuard on a TUN interface). It reads `iface` and `peer` records from stdin\n"
+"Two backends, the same records: the kernel's WireGuard (netlink; up\n"
+"configures the link and returns: the kernel is the device), or the built-in\n"
+"userspace WireGuard. up picks the kernel when it has WireGuard, else the\n"
+"userspace one (with a note on stderr); apply, show and down use the\n"
+"userspace device when IFACE has a UAPI socket, else a kernel link IFACE.\n"
+"\n"
+"With the userspace backend, up creates IFACE and keeps running as the device\n"
+"(a TUN interface). It reads `iface` and `peer` records from stdin\n"
 "as they come, and serves the standard UAPI socket\n"
 "/var/run/wireguard/IFACE.sock, so wg(8) works against it unchanged:\n"
 "  wg show IFACE, wg set IFACE peer ..., wg showconf IFACE\n"
@@ -38,7 +46,8 @@ static const char help[] =
 "not name keep their sessions.\n"
 "\n"
 "Options:\n"
-"  --backend B    userspace (the default today; env EL_LINK_BACKEND)\n"
+"  --backend B    kernel, userspace or auto (the default; env EL_LINK_BACKEND)\n"
+"  --prometheus   show: Prometheus text metrics per peer instead of records\n"
 "  -d, --daemon   up: read stdin to its end, configure, then go to the\n"
 "                 background; exits 0 once the device serves (env EL_LINK_DAEMON=1)\n"
 "  -v, --verbose  progress on stderr (env EL_LINK_VERBOSE=1)\n"
@@ -124,6 +133,74 @@ static void read_change(struct elk_device *c)
 	elk_reader_free(&rd);
 }
 
+/* Names resolve here, so the device gets numbers and a name that does not
+ * resolve fails before anything changes. */
+static void resolve_endpoints(struct elk_device *c)
+{
+	for (size_t i = 0; i < c->n_peers; i++) {
+		char num[ELK_ENDPOINT_MAX];
+
+		if (!(c->peers[i].flags & ELK_PEER_ENDPOINT))
+			continue;
+		if (elk_endpoint_resolve(c->peers[i].endpoint, num, sizeof(num)))
+			elk_die(ELK_EXIT_NO, "endpoint: \"%s\" does not resolve; nothing applied",
+				c->peers[i].endpoint);
+		strcpy(c->peers[i].endpoint, num);
+	}
+}
+
+enum backend { BACKEND_AUTO, BACKEND_KERNEL, BACKEND_USERSPACE };
+
+/* The userspace device announces itself with its UAPI socket. */
+static bool uapi_socket_exists(const char *ifname)
+{
+	char path[108];
+	struct stat st;
+
+	return elk_uapi_sock_path(path, sizeof(path), ifname) == 0 && stat(path, &st) == 0 &&
+	       S_ISSOCK(st.st_mode);
+}
+
+/* apply, show, down: a UAPI socket means userspace, else a kernel link of
+ * that name means kernel; else userspace, whose messages say "not
+ * running". */
+static enum backend pick_running(enum backend b, const char *ifname)
+{
+	if (b != BACKEND_AUTO)
+		return b;
+	if (uapi_socket_exists(ifname))
+		return BACKEND_USERSPACE;
+	return elk_kernel_is_link(ifname) == 1 ? BACKEND_KERNEL : BACKEND_USERSPACE;
+}
+
+static int kernel_exit(int r)
+{
+	return r == -ENODEV ? ELK_EXIT_NO : ELK_EXIT_SYS;
+}
+
+static _Noreturn void die_no_kernel(const char *ifname, const struct elk_err *e)
+{
+	elk_die(ELK_EXIT_SYS, "%s: kernel backend: %s; the built-in userspace WireGuard "
+		"needs no module: use --backend userspace (or --backend auto, or "
+		"EL_LINK_BACKEND=userspace)", ifname, e->msg);
+}
+
+static int kernel_up(const char *ifname, bool read_stdin)
+{
+	struct elk_device c = { 0 };
+	struct elk_err e;
+	int r;
+
+	if (read_stdin)
+		read_change(&c);
+	resolve_endpoints(&c);
+	r = elk_kernel_up(ifname, &c, &e);
+	elk_device_clear(&c);
+	if (r)
+		elk_die(kernel_exit(r), "%s: %s", ifname, e.msg);
+	return 0;
+}
+
 static int connect_or_die(const char *ifname)
 {
 	int fd = elk_uapi_connect(ifname);
@@ -136,7 +213,7 @@ static int connect_or_die(const char *ifname)
 	return fd;
 }
 
-static int cmd_apply(const char *ifname)
+static int cmd_apply(const char *ifname, enum backend b)
 {
 	struct elk_device c = { 0 };
 	struct elk_err e;
@@ -145,17 +222,13 @@ static int cmd_apply(const char *ifname)
 	int fd, r;
 
 	read_change(&c);
-	/* Names resolve here, so the device gets numbers and a name that
-	 * does not resolve fails before anything changes. */
-	for (size_t i = 0; i < c.n_peers; i++) {
-		char num[ELK_ENDPOINT_MAX];
-
-		if (!(c.peers[i].flags & ELK_PEER_ENDPOINT))
-			continue;
-		if (elk_endpoint_resolve(c.peers[i].endpoint, num, sizeof(num)))
-			elk_die(ELK_EXIT_NO, "endpoint: \"%s\" does not resolve; nothing applied",
-				c.peers[i].endpoint);
-		strcpy(c.peers[i].endpoint, num);
+	resolve_endpoints(&c);
+	if (pick_running(b, ifname) == BACKEND_KERNEL) {
+		r = elk_kernel_apply(ifname, &c, &e);
+		elk_device_clear(&c);
+		if (r)
+			elk_die(kernel_exit(r), "%s: %s", ifname, e.msg);
+		return 0;
 	}
 	fd = connect_or_die(ifname);
 	r = elk_uapi_set(fd, &c, &e);
@@ -173,19 +246,90 @@ static int cmd_apply(const char *ifname)
 	return 0;
 }
 
-static int cmd_show(const char *ifname)
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void prom_label(FILE *f, const char *name, const char *v, bool last)
+{
+	fprintf(f, "%s=\"", name);
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fprintf(f, "\\%c", *v);
+		else if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
+	fputs(last ? "\"}" : "\",", f);
+}
+
+/* Metrics named after Submariner's cable driver metrics
+ * (submariner_connections, submariner_connection_established_timestamp,
+ * submariner_gateway_rx_bytes/tx_bytes), one series per peer, labelled with
+ * the backend, interface, peer public key and the peer's endpoint IP. */
+static void print_prometheus(FILE *f, const struct elk_device *d, const char *driver, int64_t now)
+{
+	static const struct {
+		const char *name, *help;
+	} m[] = {
+		{ "edgelink_connections",
+		  "Connection of a peer in its status: connected, connecting, error or none" },
+		{ "edgelink_connection_established_timestamp",
+		  "Unix time of the peer's last handshake (0: never)" },
+		{ "edgelink_rx_bytes", "Bytes received from the peer" },
+		{ "edgelink_tx_bytes", "Bytes sent to the peer" },
+	};
+
+	for (size_t k = 0; k < sizeof(m) / sizeof(*m); k++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", m[k].name, m[k].help, m[k].name);
+		for (size_t i = 0; i < d->n_peers; i++) {
+			const struct elk_peer *p = &d->peers[i];
+			char key[ELK_KEY_B64_LEN + 1], host[256] = "";
+			uint16_t port;
+
+			elk_key_to_base64(key, p->public_key);
+			if ((p->flags & ELK_PEER_ENDPOINT) &&
+			    elk_endpoint_split(p->endpoint, host, sizeof(host), &port))
+				host[0] = 0;
+			fprintf(f, "%s{", m[k].name);
+			prom_label(f, "cable_driver", driver, false);
+			prom_label(f, "interface", d->name, false);
+			prom_label(f, "public_key", key, false);
+			prom_label(f, "remote_endpoint_ip", host, k != 0);
+			if (k == 0) {
+				prom_label(f, "status", elk_peer_state(p, now), true);
+				fputs(" 1\n", f);
+			} else if (k == 1) {
+				fprintf(f, " %lld\n", (long long)p->last_handshake);
+			} else {
+				fprintf(f, " %llu\n",
+					(unsigned long long)(k == 2 ? p->rx_bytes : p->tx_bytes));
+			}
+		}
+	}
+}
+
+static int cmd_show(const char *ifname, enum backend b, bool prometheus)
 {
 	struct elk_device d = { 0 };
 	struct elk_err e;
-	int fd = connect_or_die(ifname), r;
 	int64_t now = (int64_t)time(NULL);
+	bool kernel = pick_running(b, ifname) == BACKEND_KERNEL;
+	int r;
 
-	r = elk_uapi_get(fd, &d, &e);
-	close(fd);
-	if (r)
-		elk_die(ELK_EXIT_SYS, "%s: %s", ifname, e.msg);
+	if (kernel) {
+		if ((r = elk_kernel_show(ifname, &d, &e)))
+			elk_die(kernel_exit(r), "%s: %s", ifname, e.msg);
+	} else {
+		int fd = connect_or_die(ifname);
+
+		r = elk_uapi_get(fd, &d, &e);
+		close(fd);
+		if (r)
+			elk_die(ELK_EXIT_SYS, "%s: %s", ifname, e.msg);
+	}
 	snprintf(d.name, sizeof(d.name), "%s", ifname);
-	for (size_t i = 0; i < d.n_peers; i++) {
+	if (prometheus)
+		print_prometheus(stdout, &d, kernel ? "kernel" : "userspace", now);
+	for (size_t i = 0; !prometheus && i < d.n_peers; i++) {
 		json_t *rec = elk_status_record(&d, &d.peers[i], now);
 
 		if (!rec || elk_write_record(stdout, rec))
@@ -193,18 +337,27 @@ static int cmd_show(const char *ifname)
 		json_decref(rec);
 	}
 	elk_device_clear(&d);
-	if (fflush(stdout))
+	if (fflush(stdout) || ferror(stdout))
 		elk_die_sys("cannot write to stdout");
 	return 0;
 }
 
-static int cmd_down(const char *ifname)
+static int cmd_down(const char *ifname, enum backend b)
 {
-	int fd = connect_or_die(ifname);
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	char path[108];
+	int fd;
 
+	if (pick_running(b, ifname) == BACKEND_KERNEL) {
+		struct elk_err e;
+		int r = elk_kernel_down(ifname, &e);
+
+		if (r)
+			elk_die(kernel_exit(r), "%s: %s", ifname, e.msg);
+		return 0;
+	}
+	fd = connect_or_die(ifname);
 	/* The socket's owner is the device process. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		elk_die_sys("%s: cannot tell which process serves it", ifname);
@@ -232,6 +385,8 @@ int main(int argc, char **argv)
 {
 	const char *cmd = NULL, *ifname = NULL, *backend = NULL, *timers = NULL;
 	struct elk_uspace_opts o = { 0 };
+	enum backend b = BACKEND_AUTO;
+	bool prometheus = false;
 
 	elk_init(argv[0]);
 	elk_std_opts(argc, argv, help);
@@ -249,6 +404,8 @@ int main(int argc, char **argv)
 			o.daemonize = true;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
 			o.verbose = true;
+		} else if (!strcmp(a, "--prometheus")) {
+			prometheus = true;
 		} else if (a[0] == '-' && a[1]) {
 			elk_die_usage("unknown option %s", a);
 		} else if (!cmd) {
@@ -268,25 +425,41 @@ int main(int argc, char **argv)
 	if (!elk_ifname_valid(ifname))
 		elk_die(ELK_EXIT_USAGE, "\"%s\" is not an interface name (1 to 15 characters, "
 			"no '/', ':' or spaces)", ifname);
+	if (prometheus && strcmp(cmd, "show"))
+		elk_die_usage("--prometheus goes with show");
 	backend = elk_opt_env(backend, "EL_LINK_BACKEND");
-	if (backend && strcmp(backend, "userspace") && strcmp(backend, "auto")) {
-		if (!strcmp(backend, "kernel"))
-			elk_die(ELK_EXIT_SYS, "the kernel backend is not in this build yet; "
-				"use --backend userspace");
+	if (backend && !strcmp(backend, "kernel"))
+		b = BACKEND_KERNEL;
+	else if (backend && !strcmp(backend, "userspace"))
+		b = BACKEND_USERSPACE;
+	else if (backend && strcmp(backend, "auto"))
 		elk_die_usage("--backend: \"%s\" is not userspace, kernel or auto", backend);
-	}
 	timers = elk_opt_env(timers, "EL_LINK_TIMERS");
 	if (timers && parse_timers(timers, &o.dev.timers))
 		elk_die_usage("--timers: \"%s\" is not NAME=SECONDS,... (see --help)", timers);
 
 	if (!strcmp(cmd, "up")) {
+		struct elk_err e;
+
+		/* The kernel's timers are its own: asking for others means
+		 * the userspace device. */
+		if (b == BACKEND_AUTO && timers)
+			b = BACKEND_USERSPACE;
+		if (b != BACKEND_USERSPACE) {
+			if (elk_kernel_available(&e) == 0)
+				return kernel_up(ifname, !isatty(STDIN_FILENO));
+			if (b == BACKEND_KERNEL)
+				die_no_kernel(ifname, &e);
+			elk_warn("note: %s; using the built-in userspace WireGuard "
+				 "(--backend userspace says so and skips this note)", e.msg);
+		}
 		o.ifname = ifname;
 		o.read_stdin = !isatty(STDIN_FILENO);
 		return elk_uspace_run(&o);
 	}
 	if (!strcmp(cmd, "apply"))
-		return cmd_apply(ifname);
+		return cmd_apply(ifname, b);
 	if (!strcmp(cmd, "show"))
-		return cmd_show(ifname);
-	return cmd_down(ifname);
+		return cmd_show(ifname, b, prometheus);
+	return cmd_down(ifname, b);
 }

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -44,8 +45,9 @@ int elk_rtnl_ifindex(const char *name)
 	return (int)if_nametoindex(name);
 }
 
-/* Sends one request and waits for its acknowledgement. */
-static int talk(struct elk_rtnl *r, struct nlmsghdr *nlh)
+/* Sends one request and waits for its acknowledgement; cb (may be NULL)
+ * sees the replies that come before it. */
+static int talk_cb(struct elk_rtnl *r, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	ssize_t n;
@@ -59,12 +61,17 @@ static int talk(struct elk_rtnl *r, struct nlmsghdr *nlh)
 		n = mnl_socket_recvfrom(r->nl, buf, sizeof(buf));
 		if (n < 0)
 			return -errno;
-		ret = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, r->portid, NULL, NULL);
+		ret = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, r->portid, cb, data);
 		if (ret < 0)
 			return -errno;
 		if (ret == MNL_CB_STOP)
 			return 0;
 	}
+}
+
+static int talk(struct elk_rtnl *r, struct nlmsghdr *nlh)
+{
+	return talk_cb(r, nlh, NULL, NULL);
 }
 
 int elk_rtnl_link_set(struct elk_rtnl *r, int ifindex, bool up, unsigned mtu)
@@ -188,4 +195,75 @@ int elk_rtnl_apply_device(struct elk_rtnl *r, int ifindex, const struct elk_devi
 		}
 	}
 	return 0;
+}
+
+int elk_rtnl_link_add(struct elk_rtnl *r, const char *name, const char *kind)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+	struct nlattr *info;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	/* EXCL: a link of that name is someone else's; never take it over. */
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+	mnl_attr_nest_end(nlh, info);
+	return talk(r, nlh);
+}
+
+int elk_rtnl_link_del(struct elk_rtnl *r, int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+
+	nlh->nlmsg_type = RTM_DELLINK;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	return talk(r, nlh);
+}
+
+struct kind_buf {
+	char *kind;
+	size_t cap;
+};
+
+static int kind_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct kind_buf *k = data;
+	const struct nlattr *a, *b;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct ifinfomsg)) {
+		if (mnl_attr_get_type(a) != IFLA_LINKINFO)
+			continue;
+		mnl_attr_for_each_nested(b, a) {
+			if (mnl_attr_get_type(b) == IFLA_INFO_KIND &&
+			    mnl_attr_validate(b, MNL_TYPE_STRING) == 0)
+				snprintf(k->kind, k->cap, "%.*s", (int)mnl_attr_get_payload_len(b),
+					 mnl_attr_get_str(b));
+		}
+	}
+	return MNL_CB_OK;
+}
+
+int elk_rtnl_link_kind(struct elk_rtnl *r, int ifindex, char *kind, size_t cap)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+	struct kind_buf k = { kind, cap };
+
+	if (cap)
+		kind[0] = 0;
+	nlh->nlmsg_type = RTM_GETLINK;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	return talk_cb(r, nlh, kind_cb, &k);
 }

@@ -33,6 +33,14 @@ int elk_rtnl_addr(struct elk_rtnl *r, int ifindex, const struct elk_cidr *c, boo
 /* Route to c (host bits cleared) through the link; add or delete. */
 int elk_rtnl_route(struct elk_rtnl *r, int ifindex, const struct elk_cidr *c, bool add);
 
+/* Creates a link of a kind ("wireguard"): -EEXIST when the name is
+ * taken, -EOPNOTSUPP when the kernel knows no such kind (module missing). */
+int elk_rtnl_link_add(struct elk_rtnl *r, const char *name, const char *kind);
+int elk_rtnl_link_del(struct elk_rtnl *r, int ifindex);
+/* The link's kind (IFLA_INFO_KIND) into kind; "" for a link without one
+ * (a physical device, lo). -ENODEV when there is no such link. */
+int elk_rtnl_link_kind(struct elk_rtnl *r, int ifindex, char *kind, size_t cap);
+
 struct elk_device;
 /* The IP side of a configuration change on a link: MTU (and up), the
  * interface's addresses, and a route for every allowed IP of every peer the
