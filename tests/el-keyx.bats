@@ -15,7 +15,15 @@ teardown() {
 	rm -rf "$T"
 }
 
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+# Waits until something listens on TCP port $1, without connecting: a probe
+# connection would be a source to the destination.
+wait_port() {
+	for _ in $(seq 100); do
+		[ -n "$(ss -Hltn "sport = :$1")" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
 
 @test "a pairing with a token: each side gets the other's key and the destination's config" {
 	el-keygen > "$T/dk"
@@ -70,8 +78,7 @@ jq --unbuffered -c "\$f" <&6
 EOF2
 	chmod +x "$T/mitm.sh"
 	socat TCP-LISTEN:"$3",reuseaddr,fork EXEC:"$T/mitm.sh" &
-	# no probe: a probe through the relay would hold the destination busy
-	sleep 0.5
+	wait_port "$3"
 }
 
 @test "a man in the middle who rewrites the keys makes both sides fail, loudly" {

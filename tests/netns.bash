@@ -9,6 +9,9 @@
 # so their UAPI sockets (/var/run/wireguard/NAME.sock) do not collide.
 
 NSA=elkA NSB=elkB
+# These suites test the userspace backend, also on a host whose kernel has
+# WireGuard (where el-link would pick the kernel).
+export EL_LINK_BACKEND=userspace
 UA=198.18.0.1 UB=198.18.0.2
 
 # Skips the calling test unless namespaces, veth and TUN can be had.
@@ -44,7 +47,7 @@ netns_down() {
 		for p in $(ip netns pids "$ns"); do kill -9 "$p" 2>/dev/null; done
 		ip netns del "$ns"
 	done
-	rm -f /var/run/wireguard/ela0.sock /var/run/wireguard/wgo0.sock
+	rm -f /var/run/wireguard/ela0.sock /var/run/wireguard/elb0.sock /var/run/wireguard/wgo0.sock
 }
 
 # keys KEYDIR: a key pair per side, as el-keygen records and wg's files.
@@ -79,11 +82,14 @@ ela_config() {
 		  allowed_ips:[\"10.0.0.2/32\",\"fd00::2/128\"]} $extra"
 }
 
-# ping_until NS ADDR [tries]: true once one ping is answered.
+# ping_until NS ADDR [tries]: true once one ping is answered. A ping with
+# no route yet fails at once, so each try also waits a little: N tries
+# last at least N/5 seconds.
 ping_until() {
 	local ns=$1 addr=$2 n=${3:-40}
 	for _ in $(seq "$n"); do
 		ip netns exec "$ns" ping -c1 -W0.5 -n -q "$addr" >/dev/null 2>&1 && return 0
+		sleep 0.2
 	done
 	return 1
 }
