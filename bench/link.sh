@@ -7,6 +7,9 @@
 #   rtt:   ping through the tunnel (ms, median of 100)
 #   tcp:   iperf3 A->B, Mbit/s (median of REPS runs of T seconds)
 #   cpu:   CPU seconds of side A's daemon per gigabyte carried
+#   pair:  both sides started from nothing to the first ping: our EdgeLink
+#          pipelines (el-keygen | el-keyx | el-link, key exchange included)
+#          against wireguard-go on both sides configured by hand
 # and prints each figure with the ratio ours / wireguard-go's.
 # Figures are noisy on a shared 2-core machine: compare within one run.
 # Knobs: T=5 REPS=3 STARTS=5. Needs root. Never a pass/fail test.
@@ -87,6 +90,41 @@ for impl in wggo ours; do
 	netns_down
 done
 
+# Whole link from nothing: both sides started at once until the first ping
+# is answered. Ours: the EdgeLink pipelines with a key exchange; anchor:
+# wireguard-go on both sides configured by hand with keys made beforehand.
+pair_start() {
+	local t0 s=()
+	for _ in $(seq "$STARTS"); do
+		netns_up
+		t0=$(now_ms)
+		if [ "$1" = ours ]; then
+			A sh -c "el-keygen | el-keyx listen -q --token '$TOKEN' | el-link up ela0" &
+			B sh -c "el-keygen | el-keyx connect -q $UA --token '$TOKEN' | el-link up elb0" &
+			ping_until "$NSB" 10.0.0.1 400
+		else
+			for side in A B; do
+				if [ $side = A ]; then ns=$NSA; i=ela0; else ns=$NSB; i=wgo0; fi
+				ip netns exec "$ns" env WG_PROCESS_FOREGROUND=1 wireguard-go -f $i > /dev/null 2>&1 &
+			done
+			for _ in $(seq 400); do A wg show ela0 > /dev/null 2>&1 && B wg show wgo0 > /dev/null 2>&1 && break; sleep 0.002; done
+			A wg set ela0 listen-port 51820 private-key "$W/a.key" peer "$(cat "$W/b.pub")" \
+				endpoint "$UB:51820" allowed-ips 10.0.0.2/32
+			B wg set wgo0 listen-port 51820 private-key "$W/b.key" peer "$(cat "$W/a.pub")" \
+				endpoint "$UA:51820" allowed-ips 10.0.0.1/32
+			A ip addr add 10.0.0.1/24 dev ela0; A ip link set ela0 up
+			B ip addr add 10.0.0.2/24 dev wgo0; B ip link set wgo0 up
+			ping_until "$NSB" 10.0.0.1 400
+		fi
+		s+=($(( $(now_ms) - t0 )))
+		netns_down
+	done
+	printf '%s\n' "${s[@]}" | median
+}
+TOKEN=$(el-keygen psk --raw)
+R[ours.pair]=$(pair_start ours)
+R[wggo.pair]=$(pair_start wggo)
+
 printf '%-28s %12s %12s %8s\n' figure el-link wireguard-go ratio
 row() { printf '%-28s %12.3f %12.3f %8.2f\n' "$1" "${R[ours.$2]}" "${R[wggo.$2]}" \
 	"$(echo "${R[ours.$2]} / ${R[wggo.$2]}" | bc -l)"; }
@@ -94,4 +132,5 @@ row "start to first ping (ms)" start
 row "ping RTT (ms)" rtt
 row "TCP A->B (Mbit/s)" tcp
 row "CPU s per GB (side A)" cpu
+row "both started to ping (ms)" pair
 echo "(ratio = el-link / wireguard-go; higher is better for TCP, lower for the rest)"
