@@ -19,6 +19,7 @@ export PATH="$PWD/bin:$PATH"
 T=${T:-5} REPS=${REPS:-3} STARTS=${STARTS:-5}
 # shellcheck source=../tests/netns.bash
 source tests/netns.bash
+PING_GAP=0.002   # timings: retry a failed ping at once
 skip() { echo "bench: $*" >&2; exit 0; }
 [ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 111; }
 for c in wireguard-go wg iperf3 jq; do command -v $c >/dev/null || { echo "bench: needs $c" >&2; exit 111; }; done
@@ -100,8 +101,10 @@ pair_start() {
 		t0=$(now_ms)
 		if [ "$1" = ours ]; then
 			A sh -c "el-keygen | el-keyx listen -q --token '$TOKEN' | el-link up ela0" &
-			B sh -c "el-keygen | el-keyx connect -q $UA --token '$TOKEN' | el-link up elb0" &
-			ping_until "$NSB" 10.0.0.1 400
+			# started together, the source's first try may find no
+			# listener; it tries again 50 ms later (the default is 15 s)
+			B sh -c "el-keygen | el-keyx connect -q $UA --token '$TOKEN' --retry-interval 0.05 | el-link up elb0" &
+			ping_until "$NSB" 10.0.0.1 4000
 		else
 			for side in A B; do
 				if [ $side = A ]; then ns=$NSA; i=ela0; else ns=$NSB; i=wgo0; fi
@@ -114,7 +117,7 @@ pair_start() {
 				endpoint "$UA:51820" allowed-ips 10.0.0.1/32
 			A ip addr add 10.0.0.1/24 dev ela0; A ip link set ela0 up
 			B ip addr add 10.0.0.2/24 dev wgo0; B ip link set wgo0 up
-			ping_until "$NSB" 10.0.0.1 400
+			ping_until "$NSB" 10.0.0.1 4000
 		fi
 		s+=($(( $(now_ms) - t0 )))
 		netns_down

@@ -56,7 +56,8 @@ static const char help[] =
 "Exchange:\n"
 "  --port N             key exchange TCP port (50777; env EL_KEYX_PORT)\n"
 "  --bind ADDR          listen: address to listen on (all; env EL_KEYX_BIND)\n"
-"  --retry-interval S   connect: seconds between attempts (15; env EL_KEYX_RETRY_INTERVAL)\n"
+"  --retry-interval S   connect: seconds between attempts (15; fractions allowed;\n"
+"                       env EL_KEYX_RETRY_INTERVAL)\n"
 "  --timeout S          seconds per attempt and per message (3; env EL_KEYX_TIMEOUT)\n"
 "  --attempts N         connect: give up after N attempts (0 = never; env EL_KEYX_ATTEMPTS)\n"
 "  --keep               listen: go on serving sources, each its own address (env EL_KEYX_KEEP=1)\n"
@@ -148,6 +149,21 @@ static long num_opt(int i, long def, long min, long max)
 	v = strtol(OPT(i), &end, 10);
 	if (!*OPT(i) || *end || v < min || v > max)
 		elk_die_usage("%s: \"%s\" is not a number from %ld to %ld", opts[i].flag, OPT(i), min, max);
+	return v;
+}
+
+/* Seconds, fractions allowed (0.5), for intervals and timeouts. */
+static double secs_opt(int i, double def, double min, double max)
+{
+	char *end;
+	double v;
+
+	if (!ON(i))
+		return def;
+	v = strtod(OPT(i), &end);
+	if (!*OPT(i) || *end || !(v >= min && v <= max))
+		elk_die_usage("%s: \"%s\" is not a number of seconds from %g to %g", opts[i].flag,
+			      OPT(i), min, max);
 	return v;
 }
 
@@ -703,7 +719,7 @@ static enum outcome source_session(struct conn *c, struct elk_keyx_config *cfg,
 static int run_source(const char *target)
 {
 	char host[256], port[8], endpoint[ELK_ENDPOINT_MAX];
-	long interval = num_opt(O_RETRY, 15, 0, 86400);
+	double interval = secs_opt(O_RETRY, 15, 0, 86400);
 	long attempts = num_opt(O_ATTEMPTS, 0, 0, 1000000);
 	struct elk_keyx_config cfg;
 	uint8_t peer_pub[ELK_KEY_LEN];
@@ -753,8 +769,14 @@ static int run_source(const char *target)
 			elk_die(ELK_EXIT_NO, "the exchange failed: %s", why);
 		if (attempts && n >= attempts)
 			elk_die(ELK_EXIT_NO, "no pairing after %ld attempts: %s", n, why);
-		say("%s; next attempt in %ld s", why, interval);
-		sleep((unsigned)interval);
+		say("%s; next attempt in %g s", why, interval);
+		{
+			struct timespec ts = { (time_t)interval,
+					       (long)((interval - (double)(time_t)interval) * 1e9) };
+
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		}
 	}
 	show_peer(peer_pub, "paired with destination");
 	if (cfg.endpoint[0])
@@ -929,7 +951,7 @@ int main(int argc, char **argv)
 		elk_die_usage("--keep is for 'listen' over TCP, without --state");
 	if (ON(O_STDIO) && !ON(O_OUT))
 		elk_die_usage("--stdio speaks the exchange on stdout: give --out FILE for the records");
-	timeout_ms = (int)num_opt(O_TIMEOUT, 3, 1, 3600) * 1000;
+	timeout_ms = (int)(secs_opt(O_TIMEOUT, 3, 0.01, 3600) * 1000);
 	load_token();
 	if (ON(O_PEER_KEY)) {
 		if (elk_key_from_base64(pinned, OPT(O_PEER_KEY)))

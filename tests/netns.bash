@@ -83,13 +83,13 @@ ela_config() {
 }
 
 # ping_until NS ADDR [tries]: true once one ping is answered. A ping with
-# no route yet fails at once, so each try also waits a little: N tries
-# last at least N/5 seconds.
+# no route yet fails at once, so each try also waits a little (PING_GAP,
+# 0.2 s): N tries last at least N/5 seconds.
 ping_until() {
 	local ns=$1 addr=$2 n=${3:-40}
 	for _ in $(seq "$n"); do
 		ip netns exec "$ns" ping -c1 -W0.5 -n -q "$addr" >/dev/null 2>&1 && return 0
-		sleep 0.2
+		sleep "${PING_GAP:-0.2}"
 	done
 	return 1
 }
