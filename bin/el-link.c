@@ -22,7 +22,7 @@
 static const char help[] =
 "Usage: el-link up IFACE [--backend kernel|userspace|auto] [--daemon] [--verbose]\n"
 "       el-link apply IFACE        apply records from stdin to a running link\n"
-"       el-link show IFACE [--prometheus]  one status record per peer\n"
+"       el-link show IFACE [--prometheus] [--sample S]  one status record per peer\n"
 "       el-link down IFACE         stop the link\n"
 "\n"
 "Two backends, the same records: the kernel's WireGuard (netlink; up\n"
@@ -48,6 +48,9 @@ static const char help[] =
 "Options:\n"
 "  --backend B    kernel, userspace or auto (the default; env EL_LINK_BACKEND)\n"
 "  --prometheus   show: Prometheus text metrics per peer instead of records\n"
+"  --sample S     show: read the counters twice, S seconds apart, so that a peer\n"
+"                 we send to while nothing comes back shows as \"error\"\n"
+"                 (env EL_LINK_SAMPLE)\n"
 "  -d, --daemon   up: read stdin to its end, configure, then go to the\n"
 "                 background; exits 0 once the device serves (env EL_LINK_DAEMON=1)\n"
 "  -v, --verbose  progress on stderr (env EL_LINK_VERBOSE=1)\n"
@@ -265,7 +268,8 @@ static void prom_label(FILE *f, const char *name, const char *v, bool last)
  * (submariner_connections, submariner_connection_established_timestamp,
  * submariner_gateway_rx_bytes/tx_bytes), one series per peer, labelled with
  * the backend, interface, peer public key and the peer's endpoint IP. */
-static void print_prometheus(FILE *f, const struct elk_device *d, const char *driver, int64_t now)
+static void print_prometheus(FILE *f, const struct elk_device *d, const struct elk_device *prev,
+			     const char *driver, int64_t now)
 {
 	static const struct {
 		const char *name, *help;
@@ -295,7 +299,10 @@ static void print_prometheus(FILE *f, const struct elk_device *d, const char *dr
 			prom_label(f, "public_key", key, false);
 			prom_label(f, "remote_endpoint_ip", host, k != 0);
 			if (k == 0) {
-				prom_label(f, "status", elk_peer_state(p, now), true);
+				const struct elk_peer *was =
+					prev ? elk_device_find_peer(prev, p->public_key) : NULL;
+
+				prom_label(f, "status", elk_peer_state(p, was, now), true);
 				fputs(" 1\n", f);
 			} else if (k == 1) {
 				fprintf(f, " %lld\n", (long long)p->last_handshake);
@@ -307,36 +314,57 @@ static void print_prometheus(FILE *f, const struct elk_device *d, const char *dr
 	}
 }
 
-static int cmd_show(const char *ifname, enum backend b, bool prometheus)
+/* One reading of the device's peers and counters. */
+static void read_device(const char *ifname, bool kernel, struct elk_device *d)
 {
-	struct elk_device d = { 0 };
 	struct elk_err e;
-	int64_t now = (int64_t)time(NULL);
-	bool kernel = pick_running(b, ifname) == BACKEND_KERNEL;
 	int r;
 
 	if (kernel) {
-		if ((r = elk_kernel_show(ifname, &d, &e)))
+		if ((r = elk_kernel_show(ifname, d, &e)))
 			elk_die(kernel_exit(r), "%s: %s", ifname, e.msg);
 	} else {
 		int fd = connect_or_die(ifname);
 
-		r = elk_uapi_get(fd, &d, &e);
+		r = elk_uapi_get(fd, d, &e);
 		close(fd);
 		if (r)
 			elk_die(ELK_EXIT_SYS, "%s: %s", ifname, e.msg);
 	}
-	snprintf(d.name, sizeof(d.name), "%s", ifname);
+	snprintf(d->name, sizeof(d->name), "%s", ifname);
+}
+
+/* sample > 0: read twice, that many seconds apart, so the state can tell
+ * a peer we send to in vain (error) from one that is just waiting. */
+static int cmd_show(const char *ifname, enum backend b, bool prometheus, double sample)
+{
+	struct elk_device d = { 0 }, prev = { 0 };
+	bool kernel = pick_running(b, ifname) == BACKEND_KERNEL;
+	int64_t now;
+
+	if (sample > 0) {
+		struct timespec ts = { (time_t)sample, (long)((sample - (double)(time_t)sample) * 1e9) };
+
+		read_device(ifname, kernel, &prev);
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+	read_device(ifname, kernel, &d);
+	now = (int64_t)time(NULL);
 	if (prometheus)
-		print_prometheus(stdout, &d, kernel ? "kernel" : "userspace", now);
+		print_prometheus(stdout, &d, sample > 0 ? &prev : NULL,
+				 kernel ? "kernel" : "userspace", now);
 	for (size_t i = 0; !prometheus && i < d.n_peers; i++) {
-		json_t *rec = elk_status_record(&d, &d.peers[i], now);
+		const struct elk_peer *was =
+			sample > 0 ? elk_device_find_peer(&prev, d.peers[i].public_key) : NULL;
+		json_t *rec = elk_status_record(&d, &d.peers[i], was, now);
 
 		if (!rec || elk_write_record(stdout, rec))
 			elk_die_sys("cannot write to stdout");
 		json_decref(rec);
 	}
 	elk_device_clear(&d);
+	elk_device_clear(&prev);
 	if (fflush(stdout) || ferror(stdout))
 		elk_die_sys("cannot write to stdout");
 	return 0;
@@ -383,8 +411,9 @@ static bool env_true(const char *name)
 
 int main(int argc, char **argv)
 {
-	const char *cmd = NULL, *ifname = NULL, *backend = NULL, *timers = NULL;
+	const char *cmd = NULL, *ifname = NULL, *backend = NULL, *timers = NULL, *sample = NULL;
 	struct elk_uspace_opts o = { 0 };
+	double sample_s = 0;
 	enum backend b = BACKEND_AUTO;
 	bool prometheus = false;
 
@@ -396,10 +425,10 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (!strcmp(a, "--backend") || !strcmp(a, "--timers")) {
+		if (!strcmp(a, "--backend") || !strcmp(a, "--timers") || !strcmp(a, "--sample")) {
 			if (i + 1 >= argc)
 				elk_die_usage("%s needs a value", a);
-			*(a[2] == 'b' ? &backend : &timers) = argv[++i];
+			*(a[2] == 'b' ? &backend : a[2] == 't' ? &timers : &sample) = argv[++i];
 		} else if (!strcmp(a, "-d") || !strcmp(a, "--daemon")) {
 			o.daemonize = true;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
@@ -427,6 +456,16 @@ int main(int argc, char **argv)
 			"no '/', ':' or spaces)", ifname);
 	if (prometheus && strcmp(cmd, "show"))
 		elk_die_usage("--prometheus goes with show");
+	sample = elk_opt_env(sample, "EL_LINK_SAMPLE");
+	if (sample) {
+		char *end;
+
+		sample_s = strtod(sample, &end);
+		if (!*sample || *end || !(sample_s > 0 && sample_s <= 3600))
+			elk_die_usage("--sample: \"%s\" is not a number of seconds from 0 to 3600", sample);
+		if (strcmp(cmd, "show"))
+			elk_die_usage("--sample goes with show");
+	}
 	backend = elk_opt_env(backend, "EL_LINK_BACKEND");
 	if (backend && !strcmp(backend, "kernel"))
 		b = BACKEND_KERNEL;
@@ -460,6 +499,6 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "apply"))
 		return cmd_apply(ifname, b);
 	if (!strcmp(cmd, "show"))
-		return cmd_show(ifname, b, prometheus);
+		return cmd_show(ifname, b, prometheus, sample_s);
 	return cmd_down(ifname, b);
 }

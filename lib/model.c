@@ -333,16 +333,19 @@ json_t *elk_peer_record(const struct elk_peer *p)
 	return o;
 }
 
-const char *elk_peer_state(const struct elk_peer *p, int64_t now)
+const char *elk_peer_state(const struct elk_peer *p, const struct elk_peer *prev, int64_t now)
 {
 	if (p->last_handshake > 0 && now - p->last_handshake < STATE_CONNECTED_MAX_AGE)
 		return "connected";
 	if (!(p->flags & ELK_PEER_ENDPOINT) && p->last_handshake == 0)
 		return "none";
+	if (prev && p->tx_bytes > prev->tx_bytes && p->rx_bytes == prev->rx_bytes)
+		return "error";
 	return "connecting";
 }
 
-json_t *elk_status_record(const struct elk_device *d, const struct elk_peer *p, int64_t now)
+json_t *elk_status_record(const struct elk_device *d, const struct elk_peer *p,
+			  const struct elk_peer *prev, int64_t now)
 {
 	json_t *o = elk_record_new("status");
 
@@ -358,7 +361,7 @@ json_t *elk_status_record(const struct elk_device *d, const struct elk_peer *p, 
 	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)p->tx_bytes));
 	json_object_set_new(o, "persistent_keepalive_interval",
 			    json_integer(p->persistent_keepalive_interval));
-	json_object_set_new(o, "state", json_string(elk_peer_state(p, now)));
+	json_object_set_new(o, "state", json_string(elk_peer_state(p, prev, now)));
 	return o;
 }
 

@@ -92,13 +92,18 @@ struct elk_peer *elk_device_find_peer(const struct elk_device *d,
 json_t *elk_iface_record(const struct elk_device *d, bool with_private);
 json_t *elk_peer_record(const struct elk_peer *p);
 
-/* Connection state of a peer from its handshake age and counters:
- * "none" (no endpoint and never a handshake), "connecting", "connected"
- * (a handshake within reject_after seconds), as documented in
- * edgelink-records(7). */
-const char *elk_peer_state(const struct elk_peer *p, int64_t now);
-/* The `status` record of one peer. */
-json_t *elk_status_record(const struct elk_device *d, const struct elk_peer *p, int64_t now);
+/* Connection state of a peer, a pure function of its handshake age and, when
+ * an earlier sample of the same peer is given (prev, else NULL), of how its
+ * counters moved since (documented in edgelink-records(7)):
+ *   connected   a handshake less than 180 s old (REJECT_AFTER_TIME)
+ *   none        no endpoint and never a handshake: nothing to do
+ *   error       no recent handshake, and since prev we sent bytes but
+ *               received none: packets go out and nothing comes back
+ *   connecting  anything else: an endpoint, waiting for a handshake */
+const char *elk_peer_state(const struct elk_peer *p, const struct elk_peer *prev, int64_t now);
+/* The `status` record of one peer (prev as for elk_peer_state). */
+json_t *elk_status_record(const struct elk_device *d, const struct elk_peer *p,
+			  const struct elk_peer *prev, int64_t now);
 
 /* Frees and wipes everything d holds; d is left empty. */
 void elk_device_clear(struct elk_device *d);

@@ -248,3 +248,18 @@ EOF2
 	A wg-quick down "$T/wg/ela0.conf"
 	! A ip link show ela0 2>/dev/null
 }
+
+@test "status: connecting while nothing was sent, error while we send into silence, connected after" {
+	# initiations every second instead of every five
+	EL_TIMERS=rekey_timeout=1 ela_up
+	A el-link show ela0 | jq -e '.state == "connecting" and .last_handshake == 0'
+	# wireguard-go is not there yet: our initiations go out, nothing comes back
+	A ping -c 30 -i 0.2 -W1 -n 10.0.0.2 > /dev/null 2>&1 &
+	sleep 1
+	A el-link show ela0 --sample 1.5 | jq -e '.state == "error" and .tx_bytes > 0 and .rx_bytes == 0'
+	A el-link show ela0 --prometheus --sample 1 | grep -q 'status="error"'
+	wgo_start "$T"
+	ping_until "$NSA" 10.0.0.2
+	A el-link show ela0 --sample 0.5 | jq -e '.state == "connected"'
+	A el-link show ela0 --prometheus | grep -q 'status="connected"'
+}

@@ -150,15 +150,48 @@ static void peers(void)
 	/* status and state */
 	struct elk_peer *p = &d.peers[0];
 
-	T_EQ_STR(elk_peer_state(&d.peers[1], 1000), "none", "no endpoint, no handshake");
-	T_EQ_STR(elk_peer_state(p, 1000), "connecting", "endpoint, no handshake");
+	/* The state machine, as a table: endpoint?, handshake, counters now and
+	 * in an earlier sample (prev_tx < 0: no earlier sample). */
+	static const struct {
+		bool endpoint;
+		int64_t handshake;
+		long long tx, rx, prev_tx, prev_rx;
+		const char *want;
+	} st[] = {
+		{ false, 0, 0, 0, -1, 0, "none" },
+		{ true, 0, 0, 0, -1, 0, "connecting" },
+		{ true, 900, 0, 0, -1, 0, "connected" },     /* 100 s old */
+		{ false, 900, 0, 0, -1, 0, "connected" },    /* roamed to us, no endpoint set */
+		{ true, 821, 0, 0, -1, 0, "connected" },     /* 179 s old */
+		{ true, 820, 0, 0, -1, 0, "connecting" },    /* 180 s: expired */
+		{ false, 820, 0, 0, -1, 0, "connecting" },   /* had a session once */
+		{ true, 0, 500, 0, 100, 0, "error" },        /* sending, nothing back */
+		{ true, 820, 500, 40, 100, 40, "error" },
+		{ true, 0, 500, 60, 100, 40, "connecting" }, /* something came back */
+		{ true, 0, 100, 0, 100, 0, "connecting" },   /* idle: nothing sent */
+		{ true, 950, 500, 0, 100, 0, "connected" },  /* a fresh handshake wins */
+		{ false, 0, 500, 0, 100, 0, "none" },        /* nowhere to send */
+	};
+	for (size_t i = 0; i < sizeof(st) / sizeof(*st); i++) {
+		struct elk_peer cur = { 0 }, prev = { 0 };
+
+		cur.flags = st[i].endpoint ? ELK_PEER_ENDPOINT : 0;
+		cur.last_handshake = st[i].handshake;
+		cur.tx_bytes = (uint64_t)st[i].tx;
+		cur.rx_bytes = (uint64_t)st[i].rx;
+		prev = cur;
+		prev.tx_bytes = (uint64_t)st[i].prev_tx;
+		prev.rx_bytes = (uint64_t)st[i].prev_rx;
+		T_EQ_STR(elk_peer_state(&cur, st[i].prev_tx < 0 ? NULL : &prev, 1000), st[i].want,
+			 "state table row");
+		if (strcmp(elk_peer_state(&cur, st[i].prev_tx < 0 ? NULL : &prev, 1000), st[i].want))
+			fprintf(stderr, "  row %zu\n", i);
+	}
 	p->last_handshake = 900;
-	T_EQ_STR(elk_peer_state(p, 1000), "connected", "recent handshake");
-	T_EQ_STR(elk_peer_state(p, 1080), "connecting", "handshake older than 180 s");
 	p->rx_bytes = 10;
 	p->tx_bytes = 20;
 	strcpy(d.name, "wg0");
-	s = dump(elk_status_record(&d, p, 1000));
+	s = dump(elk_status_record(&d, p, NULL, 1000));
 	T_EQ_STR(s, "{\"type\":\"status\",\"iface\":\"wg0\",\"public_key\":\"" PEER "\","
 		    "\"endpoint\":\"[2001:db8::1]:51820\",\"allowed_ips\":[\"::/0\"],\"last_handshake\":900,"
 		    "\"rx_bytes\":10,\"tx_bytes\":20,\"persistent_keepalive_interval\":25,"
