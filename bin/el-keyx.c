@@ -69,6 +69,7 @@ static const char help[] =
 "                       print them and skip the exchange (env EL_KEYX_STATE)\n"
 "  --preset             no exchange: own key plus --peer-key make the records\n"
 "  -q, --quiet          no progress on stderr (env EL_KEYX_QUIET=1)\n"
+"  -v, --verbose        also every protocol message (env EL_KEYX_VERBOSE=1)\n"
 "  -h, --help, --version\n"
 "\n"
 "Exit: 0 paired; 1 refused (wrong token, a changed key, a pinned key that\n"
@@ -84,7 +85,7 @@ struct opt {
 enum {
 	O_TOKEN, O_TOKEN_FILE, O_PEER_KEY, O_DEST_ADDR, O_SOURCE_ADDR, O_WG_PORT, O_KEEPALIVE,
 	O_MTU, O_DNS, O_ENDPOINT, O_PORT, O_BIND, O_RETRY, O_TIMEOUT, O_ATTEMPTS, O_KEEP,
-	O_STDIO, O_KEY, O_OUT, O_STATE, O_PRESET, O_QUIET, O_COUNT
+	O_STDIO, O_KEY, O_OUT, O_STATE, O_PRESET, O_QUIET, O_VERBOSE, O_COUNT
 };
 
 static struct opt opts[O_COUNT] = {
@@ -110,6 +111,7 @@ static struct opt opts[O_COUNT] = {
 	[O_STATE] = { "--state", "EL_KEYX_STATE" },
 	[O_PRESET] = { "--preset", NULL, NULL, true },
 	[O_QUIET] = { "--quiet", "EL_KEYX_QUIET", NULL, true },
+	[O_VERBOSE] = { "--verbose", "EL_KEYX_VERBOSE", NULL, true },
 };
 
 #define OPT(i) (opts[i].val)
@@ -308,6 +310,9 @@ static int conn_line(struct conn *c, char **out)
 static int conn_send(struct conn *c, json_t *msg)
 {
 	char *s = json_dumps(msg, JSON_COMPACT);
+
+	if (ON(O_VERBOSE) && s)
+		elk_warn("%s: sent %s", c->peer[0] ? c->peer : "peer", s); /* no secrets in messages */
 	size_t n, off = 0;
 	int r = 0;
 
@@ -347,6 +352,8 @@ static json_t *conn_expect(struct conn *c, const char *step, const char **err_ou
 									 : "the connection closed";
 		return NULL;
 	}
+	if (ON(O_VERBOSE))
+		elk_warn("%s: got %.300s", c->peer[0] ? c->peer : "peer", line);
 	if (elk_parse_record(line, strlen(line), &o, &type, &e) < 0 || strcmp(type, "keyx")) {
 		if (o && type && strcmp(type, "keyx"))
 			json_decref(o);
@@ -747,6 +754,7 @@ static int run_source(const char *target)
 		enum outcome o;
 		int fd = -1;
 
+		snprintf(c.peer, sizeof(c.peer), "%s", ON(O_STDIO) ? "stdio" : host);
 		if (!ON(O_STDIO)) {
 			say("connecting to %s port %s (attempt %ld)", host, port, n);
 			fd = connect_timeout(host, port);
@@ -913,6 +921,8 @@ int main(int argc, char **argv)
 
 		if (!strcmp(a, "-q"))
 			a = "--quiet";
+		if (!strcmp(a, "-v"))
+			a = "--verbose";
 		for (k = 0; k < O_COUNT; k++)
 			if (!strcmp(a, opts[k].flag))
 				break;

@@ -102,3 +102,45 @@ wait_listen() {
 	# the key the unit used is the one in the key file
 	[ "$(A wg show ela0 public-key)" = "$(jq -r .public_key "$T/a.key")" ]
 }
+
+@test "a man-in-the-middle namespace that rewrites the keys: both sides fail, loudly" {
+	command -v socat >/dev/null || skip "needs socat"
+	# elkM sits between: B reaches it at 198.19.2.1, it reaches A at 198.19.1.1
+	ip netns add elkM
+	ip link add vMA netns elkM type veth peer name vAM netns "$NSA"
+	ip link add vMB netns elkM type veth peer name vBM netns "$NSB"
+	ip -n elkM addr add 198.19.1.2/24 dev vMA; ip -n "$NSA" addr add 198.19.1.1/24 dev vAM
+	ip -n elkM addr add 198.19.2.1/24 dev vMB; ip -n "$NSB" addr add 198.19.2.2/24 dev vBM
+	for l in vMA vMB lo; do ip -n elkM link set $l up; done
+	A ip link set vAM up; B ip link set vBM up
+	evil=$(el-keygen | jq -r .public_key)
+	cat > "$T/mitm.sh" <<EOF2
+#!/bin/bash
+coproc UP { socat - TCP:198.19.1.1:50777; }
+exec 5>&"\${UP[1]}" 6<&"\${UP[0]}"
+f='if .public_key then .public_key = "$evil" else . end'
+jq --unbuffered -c "\$f" <&0 >&5 &
+jq --unbuffered -c "\$f" <&6
+EOF2
+	chmod +x "$T/mitm.sh"
+	dst
+	wait_listen
+	ip netns exec elkM socat TCP-LISTEN:50777,reuseaddr,fork EXEC:"$T/mitm.sh" &
+	for _ in $(seq 100); do [ -n "$(ip netns exec elkM ss -Hltn 'sport = :50777')" ] && break; sleep 0.05; done
+	run B sh -c "el-keyx connect 198.19.2.1 --token '$TOKEN' --attempts 1 < /dev/null"
+	for p in $(ip netns pids elkM); do kill "$p" 2>/dev/null || true; done
+	ip netns del elkM
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"REFUSED"*"someone in the middle"* ]]
+	sleep 0.3
+	grep -q "REFUSED" "$T/dst.err"
+	[ -z "$(A wg show ela0 peers)" ]
+}
+
+@test "the example pipeline share/examples/p2p.sh links two hosts" {
+	p2p="$BATS_TEST_DIRNAME/../share/examples/p2p.sh"
+	A env IFACE=ela0 EL_KEYX_TOKEN="$TOKEN" "$p2p" listen 2>> "$T/dst.err" &
+	B env IFACE=elb0 EL_KEYX_TOKEN="$TOKEN" EL_KEYX_RETRY_INTERVAL=1 "$p2p" connect "$UA" 2>> "$T/src.err" &
+	ping_until "$NSB" 10.0.0.1 60
+	A ping -c2 -i0.2 -W1 -n 10.0.0.2
+}

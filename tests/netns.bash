@@ -40,7 +40,7 @@ netns_up() {
 # Ends every process inside our namespaces, by PID, then deletes them.
 netns_down() {
 	local ns p
-	for ns in "$NSA" "$NSB"; do
+	for ns in "$NSA" "$NSB" elkM; do
 		ip netns list | grep -qw "^$ns" || continue
 		for p in $(ip netns pids "$ns"); do kill "$p" 2>/dev/null; done
 		for _ in $(seq 50); do [ -z "$(ip netns pids "$ns")" ] && break; sleep 0.1; done
