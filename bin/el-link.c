@@ -216,35 +216,63 @@ static int connect_or_die(const char *ifname)
 	return fd;
 }
 
+/* The device's configuration as it is now, for route bookkeeping. */
+static void read_config(const char *ifname, bool kernel, struct elk_device *d)
+{
+	struct elk_err e;
+	int r;
+
+	if (kernel) {
+		r = elk_kernel_show(ifname, d, &e);
+	} else {
+		int fd = connect_or_die(ifname);
+
+		r = elk_uapi_get(fd, d, &e);
+		close(fd);
+	}
+	if (r)
+		elk_die(ELK_EXIT_SYS, "%s: %s", ifname, e.msg);
+}
+
 static int cmd_apply(const char *ifname, enum backend b)
 {
-	struct elk_device c = { 0 };
+	struct elk_device c = { 0 }, before = { 0 }, after = { 0 };
+	bool kernel;
 	struct elk_err e;
 	struct elk_rtnl rt;
 	char err[256];
-	int fd, r;
+	int r;
 
 	read_change(&c);
 	resolve_endpoints(&c);
-	if (pick_running(b, ifname) == BACKEND_KERNEL) {
+	kernel = pick_running(b, ifname) == BACKEND_KERNEL;
+	read_config(ifname, kernel, &before);
+	if (kernel) {
 		r = elk_kernel_apply(ifname, &c, &e);
-		elk_device_clear(&c);
 		if (r)
 			elk_die(kernel_exit(r), "%s: %s", ifname, e.msg);
-		return 0;
-	}
-	fd = connect_or_die(ifname);
-	r = elk_uapi_set(fd, &c, &e);
-	close(fd);
-	if (r)
-		elk_die(r == -EINVAL ? ELK_EXIT_USAGE : ELK_EXIT_SYS, "%s: %s", ifname, e.msg);
-	if (c.n_addresses || (c.flags & ELK_DEV_MTU) || c.n_peers) {
+	} else {
+		int fd = connect_or_die(ifname);
+
+		r = elk_uapi_set(fd, &c, &e);
+		close(fd);
+		if (r)
+			elk_die(r == -EINVAL ? ELK_EXIT_USAGE : ELK_EXIT_SYS, "%s: %s", ifname, e.msg);
+		/* The kernel backend adds addresses and routes itself. */
 		if ((r = elk_rtnl_open(&rt)) ||
 		    (r = elk_rtnl_apply_device(&rt, elk_rtnl_ifindex(ifname), &c, false, err,
 					       sizeof(err))))
 			elk_die(ELK_EXIT_SYS, "%s: %s", ifname, r ? err : "netlink");
 		elk_rtnl_close(&rt);
 	}
+	/* Routes of allowed IPs that no peer has any more go too. */
+	read_config(ifname, kernel, &after);
+	if ((r = elk_rtnl_open(&rt)) ||
+	    (r = elk_rtnl_drop_stale_routes(&rt, elk_rtnl_ifindex(ifname), &before, &after)))
+		elk_die(ELK_EXIT_SYS, "%s: cannot remove stale routes: %s", ifname, strerror(-r));
+	elk_rtnl_close(&rt);
+	elk_device_clear(&before);
+	elk_device_clear(&after);
 	elk_device_clear(&c);
 	return 0;
 }

@@ -267,3 +267,34 @@ int elk_rtnl_link_kind(struct elk_rtnl *r, int ifindex, char *kind, size_t cap)
 	ifm->ifi_index = ifindex;
 	return talk_cb(r, nlh, kind_cb, &k);
 }
+
+static bool has_prefix(const struct elk_device *d, const struct elk_cidr *c)
+{
+	for (size_t i = 0; i < d->n_peers; i++) {
+		for (size_t j = 0; j < d->peers[i].n_allowed_ips; j++) {
+			const struct elk_cidr *x = &d->peers[i].allowed_ips[j];
+
+			if (x->family == c->family && x->len == c->len && !memcmp(x->addr, c->addr, 16))
+				return true;
+		}
+	}
+	return false;
+}
+
+int elk_rtnl_drop_stale_routes(struct elk_rtnl *r, int ifindex, const struct elk_device *before,
+			       const struct elk_device *after)
+{
+	for (size_t i = 0; i < before->n_peers; i++) {
+		for (size_t j = 0; j < before->peers[i].n_allowed_ips; j++) {
+			const struct elk_cidr *c = &before->peers[i].allowed_ips[j];
+			int ret;
+
+			if (c->len == 0 || has_prefix(after, c))
+				continue;
+			ret = elk_rtnl_route(r, ifindex, c, false);
+			if (ret && ret != -ESRCH && ret != -ENOENT)
+				return ret;
+		}
+	}
+	return 0;
+}

@@ -50,4 +50,11 @@ struct elk_device;
 int elk_rtnl_apply_device(struct elk_rtnl *r, int ifindex, const struct elk_device *change,
 			  bool set_up, char *err, size_t errlen);
 
+/* After a change: removes the routes through the link for allowed IPs that
+ * some peer had before and no peer has after (a removed peer, replaced
+ * allowed IPs), so traffic for them stops going into the tunnel. Routes
+ * that are already gone are fine. */
+int elk_rtnl_drop_stale_routes(struct elk_rtnl *r, int ifindex, const struct elk_device *before,
+			       const struct elk_device *after);
+
 #endif

@@ -228,6 +228,7 @@ static int apply(struct uspace *u, struct elk_device *c, bool ip, struct elk_err
 	uint32_t mark = (c->flags & ELK_DEV_FWMARK) ? c->fwmark : u->fwmark;
 	char ebuf[ELK_ENDPOINT_MAX];
 	char rerr[256];
+	struct elk_device before = { 0 };
 
 	for (size_t i = 0; i < c->n_peers; i++) {
 		struct elk_peer *p = &c->peers[i];
@@ -253,7 +254,11 @@ static int apply(struct uspace *u, struct elk_device *c, bool ip, struct elk_err
 					strerror(-r)), r;
 		}
 	}
-	if ((r = elk_wg_dev_configure(u->dev, c, mono_ns(), e))) {
+	if ((ip && (r = elk_wg_dev_snapshot(u->dev, &before, NULL))) ||
+	    (r = elk_wg_dev_configure(u->dev, c, mono_ns(), e))) {
+		if (r == -ENOMEM)
+			elk_errf(e, "out of memory");
+		elk_device_clear(&before);
 		if (v4 >= 0)
 			close(v4);
 		if (v6 >= 0)
@@ -270,8 +275,17 @@ static int apply(struct uspace *u, struct elk_device *c, bool ip, struct elk_err
 		if (v6 >= 0)
 			ep_add(u, v6);
 	}
-	if (ip && (r = elk_rtnl_apply_device(&u->rtnl, u->ifindex, c, false, rerr, sizeof(rerr))))
-		return elk_errf(e, "%s", rerr), r;
+	if (ip) {
+		struct elk_device after = { 0 };
+
+		/* Routes of allowed IPs no peer has any more go too. */
+		if (elk_wg_dev_snapshot(u->dev, &after, NULL) == 0)
+			elk_rtnl_drop_stale_routes(&u->rtnl, u->ifindex, &before, &after);
+		elk_device_clear(&after);
+		elk_device_clear(&before);
+		if ((r = elk_rtnl_apply_device(&u->rtnl, u->ifindex, c, false, rerr, sizeof(rerr))))
+			return elk_errf(e, "%s", rerr), r;
+	}
 	return 0;
 }
 

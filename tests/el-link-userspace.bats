@@ -263,3 +263,29 @@ EOF2
 	A el-link show ela0 --sample 0.5 | jq -e '.state == "connected"'
 	A el-link show ela0 --prometheus | grep -q 'status="connected"'
 }
+
+@test "routes follow allowed IPs: replaced and removed peers take their routes with them" {
+	ela_up
+	k=$(cat "$T/b.pub")
+	echo "{\"type\":\"peer\",\"public_key\":\"$k\",\"allowed_ips\":[\"10.7.0.0/16\",\"10.8.0.0/16\"]}" |
+		A el-link apply ela0
+	A ip route show 10.7.0.0/16 | grep -q 'dev ela0'
+	A ip route show 10.8.0.0/16 | grep -q 'dev ela0'
+	echo "{\"type\":\"peer\",\"public_key\":\"$k\",\"replace_allowed_ips\":true,\"allowed_ips\":[\"10.0.0.2/32\",\"10.8.0.0/16\"]}" |
+		A el-link apply ela0
+	[ -z "$(A ip route show 10.7.0.0/16)" ]
+	A ip route show 10.8.0.0/16 | grep -q 'dev ela0'
+	echo "{\"type\":\"peer\",\"public_key\":\"$k\",\"remove\":true}" | A el-link apply ela0
+	[ -z "$(A ip route show 10.8.0.0/16)" ]
+	[ -z "$(A wg show ela0 peers)" ]
+	# records on up's own stdin do the same
+	{ jq -c '{type:"iface", private_key, listen_port:51821}' "$T/b.json"
+	  echo "{\"type\":\"peer\",\"public_key\":\"$(cat "$T/a.pub")\",\"allowed_ips\":[\"10.6.0.0/16\"]}"
+	  sleep 0.5
+	  echo "{\"type\":\"peer\",\"public_key\":\"$(cat "$T/a.pub")\",\"remove\":true}"
+	  sleep 0.5; } | B el-link up elb0 &
+	for _ in $(seq 20); do [ -n "$(B ip route show 10.6.0.0/16)" ] && break; sleep 0.05; done
+	B ip route show 10.6.0.0/16 | grep -q 'dev elb0'
+	sleep 0.8
+	[ -z "$(B ip route show 10.6.0.0/16)" ]
+}
