@@ -14,6 +14,7 @@ PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 SHAREDIR ?= $(PREFIX)/share/edgelink
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
 
 VERSION  := 0.1.0
 CC       ?= cc
@@ -117,12 +118,15 @@ install: all
 	install -m 0644 share/man/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 share/man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
 	cp -R share/schema share/examples $(DESTDIR)$(SHAREDIR)/
+	install -d $(DESTDIR)$(UNITDIR)
+	install -m 0644 share/systemd/*.service $(DESTDIR)$(UNITDIR)/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(CMDS))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard share/man/man1/*.1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(wildcard share/man/man7/*.7)))
 	rm -rf $(DESTDIR)$(SHAREDIR)
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(wildcard share/systemd/*.service)))
 
 clean:
 	rm -rf build $(BINS)
