@@ -1,0 +1,592 @@
+/* trust.c - wirelink's trust model and the fold of believed facts into
+ * peer records (trust.h; ../shared/FACTS-WIRE.md "Trust"; el-trust(1)).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trust.h"
+
+/* A handshake younger than this means the peer's endpoint works (the same
+ * bound elk_peer_state() uses for "connected": REJECT_AFTER_TIME). */
+#define CONNECTED_MAX_AGE 180
+#define DEFAULT_TTL 255
+
+static const char *const level_names[ELK_TRUST_LEVELS] = {
+	"untrusted", "endpoint", "allowed-ips", "membership",
+};
+
+const char *elk_trust_level_name(enum elk_trust_level l)
+{
+	return (unsigned)l < ELK_TRUST_LEVELS ? level_names[l] : "?";
+}
+
+int elk_trust_level_parse(const char *s, enum elk_trust_level *out)
+{
+	for (int i = 0; i < ELK_TRUST_LEVELS; i++)
+		if (!strcmp(s, level_names[i])) {
+			*out = (enum elk_trust_level)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *elk_trust_rule_name(enum elk_trust_rule r)
+{
+	switch (r) {
+	case ELK_TRULE_BELIEVED: return "believed";
+	case ELK_TRULE_SELF: return "self";
+	case ELK_TRULE_ENDPOINT: return "endpoint";
+	case ELK_TRULE_ALLOWED_IPS: return "allowed-ips";
+	case ELK_TRULE_MEMBER: return "member";
+	case ELK_TRULE_INFO: return "info";
+	case ELK_TRULE_NEW_SUBJECT: return "new-subject";
+	}
+	return "?";
+}
+
+const char *elk_trust_rule_text(enum elk_trust_rule r)
+{
+	switch (r) {
+	case ELK_TRULE_BELIEVED: return "believed";
+	case ELK_TRULE_SELF: return "a node never takes facts about itself from others";
+	case ELK_TRULE_ENDPOINT:
+		return "endpoint facts need a source trusted at endpoint or above";
+	case ELK_TRULE_ALLOWED_IPS:
+		return "allowed_ip facts need a source trusted at allowed-ips or above";
+	case ELK_TRULE_MEMBER: return "member facts need a source trusted at membership";
+	case ELK_TRULE_INFO:
+		return "alive and unknown facts need a source trusted at endpoint or above";
+	case ELK_TRULE_NEW_SUBJECT:
+		return "a fact about a peer not on the device needs a source trusted at membership";
+	}
+	return "?";
+}
+
+enum elk_trust_level elk_trust_needed(enum elk_trust_attr a)
+{
+	switch (a) {
+	case ELK_TATTR_MEMBER: return ELK_TRUST_MEMBERSHIP;
+	case ELK_TATTR_ALLOWED_IP: return ELK_TRUST_ALLOWED_IPS;
+	case ELK_TATTR_ENDPOINT:
+	case ELK_TATTR_ALIVE:
+	case ELK_TATTR_OTHER: break;
+	}
+	return ELK_TRUST_ENDPOINT;
+}
+
+static enum elk_trust_rule attr_rule(enum elk_trust_attr a)
+{
+	switch (a) {
+	case ELK_TATTR_MEMBER: return ELK_TRULE_MEMBER;
+	case ELK_TATTR_ALLOWED_IP: return ELK_TRULE_ALLOWED_IPS;
+	case ELK_TATTR_ENDPOINT: return ELK_TRULE_ENDPOINT;
+	case ELK_TATTR_ALIVE:
+	case ELK_TATTR_OTHER: break;
+	}
+	return ELK_TRULE_INFO;
+}
+
+static int missing(struct elk_err *e, const char *field)
+{
+	elk_errf(e, "%s: missing", field);
+	return -EINVAL;
+}
+
+int elk_trust_fact_from_json(const json_t *rec, struct elk_trust_fact *f, struct elk_err *e)
+{
+	const char *attr, *s;
+	long long ttl;
+	const json_t *v;
+	int r;
+
+	memset(f, 0, sizeof(*f));
+	if ((r = elk_field_key(rec, "subject", f->subject, e)) <= 0)
+		return r < 0 ? r : missing(e, "subject");
+	/* A fact nobody vouches for cannot be judged. */
+	if ((r = elk_field_key(rec, "source", f->source, e)) <= 0)
+		return r < 0 ? r : missing(e, "source");
+	if ((r = elk_field_string(rec, "attribute", &attr, e)) <= 0)
+		return r < 0 ? r : missing(e, "attribute");
+	if ((r = elk_field_int(rec, "ttl", 0, 65535, &ttl, e)) < 0)
+		return r;
+	f->ttl = r ? (uint32_t)ttl : DEFAULT_TTL;
+	v = json_object_get(rec, "value");
+	if (!strcmp(attr, "endpoint")) {
+		uint16_t port;
+		char host[ELK_ENDPOINT_MAX];
+
+		f->attr = ELK_TATTR_ENDPOINT;
+		if ((r = elk_field_string(rec, "value", &s, e)) <= 0)
+			return r < 0 ? r : missing(e, "value");
+		if (strlen(s) >= sizeof(f->endpoint) ||
+		    elk_endpoint_split(s, host, sizeof(host), &port) || !port)
+			return elk_errf(e, "value: \"%.64s\" is not an endpoint (ip:port or "
+					"[v6]:port)", s), -EINVAL;
+		strcpy(f->endpoint, s);
+	} else if (!strcmp(attr, "allowed_ip")) {
+		f->attr = ELK_TATTR_ALLOWED_IP;
+		if ((r = elk_field_string(rec, "value", &s, e)) <= 0)
+			return r < 0 ? r : missing(e, "value");
+		if (elk_cidr_parse(s, &f->allowed))
+			return elk_errf(e, "value: \"%.64s\" is not a CIDR", s), -EINVAL;
+		elk_cidr_mask(&f->allowed);
+	} else if (!strcmp(attr, "member")) {
+		f->attr = ELK_TATTR_MEMBER;
+		if (v && !json_is_null(v) && !json_is_object(v))
+			return elk_errf(e, "value: a member fact's value is null or an object"),
+			       -EINVAL;
+	} else if (!strcmp(attr, "alive")) {
+		f->attr = ELK_TATTR_ALIVE;
+	} else {
+		/* Users may publish their own attributes: not ours to refuse. */
+		f->attr = ELK_TATTR_OTHER;
+	}
+	return 0;
+}
+
+int elk_trust_policy_from_json(const json_t *doc, struct elk_trust_policy *p, struct elk_err *e)
+{
+	const char *k;
+	json_t *v;
+
+	memset(p, 0, sizeof(*p));
+	if (!json_is_object(doc))
+		return elk_errf(e, "a policy is a JSON object"), -EINVAL;
+	json_object_foreach((json_t *)doc, k, v) {
+		if (!strcmp(k, "default")) {
+			if (!json_is_string(v) || elk_trust_level_parse(json_string_value(v), &p->def))
+				goto bad_level;
+		} else if (!strcmp(k, "peers")) {
+			const char *pk;
+			json_t *pv;
+
+			if (!json_is_object(v))
+				return elk_errf(e, "peers: an object of public key: level"), -EINVAL;
+			p->peers = calloc(json_object_size(v) + 1, sizeof(*p->peers));
+			if (!p->peers)
+				return elk_errf(e, "out of memory"), -ENOMEM;
+			json_object_foreach(v, pk, pv) {
+				struct elk_trust_entry *t = &p->peers[p->n_peers];
+
+				if (elk_key_from_base64(t->key, pk)) {
+					elk_errf(e, "peers: \"%.60s\" is not a public key", pk);
+					goto fail;
+				}
+				if (!json_is_string(pv) ||
+				    elk_trust_level_parse(json_string_value(pv), &t->level)) {
+					elk_errf(e, "peers.%.60s: not a trust level (untrusted, "
+						 "endpoint, allowed-ips, membership)", pk);
+					goto fail;
+				}
+				p->n_peers++;
+			}
+		} else {
+			elk_errf(e, "%.60s: unknown key (a policy has \"default\" and "
+				 "\"peers\")", k);
+			goto fail;
+		}
+		continue;
+bad_level:
+		elk_errf(e, "%s: not a trust level (untrusted, endpoint, allowed-ips, "
+			 "membership)", k);
+		goto fail;
+	}
+	return 0;
+fail:
+	elk_trust_policy_clear(p);
+	return -EINVAL;
+}
+
+void elk_trust_policy_clear(struct elk_trust_policy *p)
+{
+	free(p->peers);
+	memset(p, 0, sizeof(*p));
+}
+
+bool elk_trust_peer_is_router(const struct elk_peer *p)
+{
+	for (size_t i = 0; i < p->n_allowed_ips; i++)
+		if (p->allowed_ips[i].len < elk_family_bits(p->allowed_ips[i].family))
+			return true;
+	return false;
+}
+
+enum elk_trust_level elk_trust_source_level(const struct elk_trust_policy *policy,
+					    const struct elk_device *d,
+					    const uint8_t source[ELK_KEY_LEN])
+{
+	enum elk_trust_level l = policy ? policy->def : ELK_TRUST_UNTRUSTED;
+	const struct elk_peer *p;
+
+	if (policy)
+		for (size_t i = 0; i < policy->n_peers; i++)
+			if (elk_key_eq(policy->peers[i].key, source))
+				return policy->peers[i].level;
+	if (!d || !(p = elk_device_find_peer(d, source)))
+		return l;
+	/* wirelink trusts routers only while no peer has explicit trust: an
+	 * operator who names levels has said whom to trust. */
+	if (elk_trust_peer_is_router(p) && (!policy || !policy->n_peers))
+		return ELK_TRUST_MEMBERSHIP;
+	return l > ELK_TRUST_ENDPOINT ? l : ELK_TRUST_ENDPOINT;
+}
+
+enum elk_trust_rule elk_trust_decide(const struct elk_trust_fact *f, const uint8_t *self,
+				     enum elk_trust_level source_level, bool subject_known)
+{
+	if (self && elk_key_eq(f->subject, self))
+		return ELK_TRULE_SELF;
+	if (source_level < elk_trust_needed(f->attr))
+		return attr_rule(f->attr);
+	if (!subject_known && source_level < ELK_TRUST_MEMBERSHIP)
+		return ELK_TRULE_NEW_SUBJECT;
+	return ELK_TRULE_BELIEVED;
+}
+
+enum elk_trust_rule elk_trust_judge(const struct elk_trust_policy *policy,
+				    const struct elk_device *d, const uint8_t *self,
+				    const struct elk_trust_fact *f)
+{
+	bool known = d && elk_device_find_peer(d, f->subject);
+
+	return elk_trust_decide(f, self, elk_trust_source_level(policy, d, f->source), known);
+}
+
+/* ---- the fold ---- */
+
+static bool cidr_eq(const struct elk_cidr *a, const struct elk_cidr *b)
+{
+	return a->family == b->family && a->len == b->len &&
+	       !memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16);
+}
+
+static bool cidr_in(const struct elk_cidr *set, size_t n, const struct elk_cidr *c)
+{
+	for (size_t i = 0; i < n; i++)
+		if (cidr_eq(&set[i], c))
+			return true;
+	return false;
+}
+
+/* Same members, in any order (each set has no duplicates). */
+static bool cidr_set_eq(const struct elk_cidr *a, size_t na, const struct elk_cidr *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!cidr_in(b, nb, &a[i]))
+			return false;
+	return true;
+}
+
+static struct elk_trust_view *view_find(const struct elk_trust_fold *t, const uint8_t key[ELK_KEY_LEN])
+{
+	for (size_t i = 0; i < t->n_views; i++)
+		if (elk_key_eq(t->views[i].key, key))
+			return &t->views[i];
+	return NULL;
+}
+
+static struct elk_trust_view *view_add(struct elk_trust_fold *t, const uint8_t key[ELK_KEY_LEN])
+{
+	if (t->n_views == t->cap_views) {
+		size_t cap = t->cap_views ? 2 * t->cap_views : 8;
+		struct elk_trust_view *g = realloc(t->views, cap * sizeof(*g));
+
+		if (!g)
+			return NULL;
+		t->views = g;
+		t->cap_views = cap;
+	}
+	struct elk_trust_view *v = &t->views[t->n_views++];
+
+	memset(v, 0, sizeof(*v));
+	memcpy(v->key, key, ELK_KEY_LEN);
+	return v;
+}
+
+static struct elk_cidr *cidr_dup(const struct elk_cidr *c, size_t n)
+{
+	struct elk_cidr *d = malloc((n ? n : 1) * sizeof(*d));
+
+	if (d && n)
+		memcpy(d, c, n * sizeof(*d));
+	return d;
+}
+
+int elk_trust_fold_init(struct elk_trust_fold *t, const struct elk_trust_policy *policy,
+			const struct elk_device *base, const uint8_t *self, int64_t base_wall)
+{
+	memset(t, 0, sizeof(*t));
+	t->policy = policy;
+	t->base = base;
+	if (self) {
+		memcpy(t->self, self, ELK_KEY_LEN);
+		t->have_self = true;
+	}
+	for (size_t i = 0; base && i < base->n_peers; i++) {
+		const struct elk_peer *p = &base->peers[i];
+		struct elk_trust_view *v = view_add(t, p->public_key);
+
+		if (!v)
+			goto nomem;
+		v->on_device = true;
+		v->connected = p->last_handshake > 0 &&
+			       base_wall - p->last_handshake < CONNECTED_MAX_AGE;
+		/* Masked, as the device keeps them, and without duplicates,
+		 * so that set comparison is exact. */
+		v->base_ips = malloc((p->n_allowed_ips ? p->n_allowed_ips : 1) * sizeof(struct elk_cidr));
+		if (!v->base_ips)
+			goto nomem;
+		for (size_t j = 0; j < p->n_allowed_ips; j++) {
+			struct elk_cidr c = p->allowed_ips[j];
+
+			elk_cidr_mask(&c);
+			if (!cidr_in(v->base_ips, v->n_base_ips, &c))
+				v->base_ips[v->n_base_ips++] = c;
+		}
+		if (!(v->ips = cidr_dup(v->base_ips, v->n_base_ips)))
+			goto nomem;
+		v->n_ips = v->n_base_ips;
+		if (p->flags & ELK_PEER_ENDPOINT)
+			snprintf(v->endpoint, sizeof(v->endpoint), "%s", p->endpoint);
+	}
+	return 0;
+nomem:
+	elk_trust_fold_free(t);
+	return -ENOMEM;
+}
+
+void elk_trust_fold_free(struct elk_trust_fold *t)
+{
+	for (size_t i = 0; i < t->n_views; i++) {
+		free(t->views[i].base_ips);
+		free(t->views[i].ips);
+	}
+	free(t->views);
+	free(t->facts);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Judged against the device as it will be: sources by the base device
+ * only, subjects by the base plus our own changes. */
+static enum elk_trust_rule fold_judge(const struct elk_trust_fold *t, const struct elk_trust_fact *f)
+{
+	const struct elk_trust_view *v = view_find(t, f->subject);
+
+	return elk_trust_decide(f, t->have_self ? t->self : NULL,
+				elk_trust_source_level(t->policy, t->base, f->source),
+				v && v->on_device);
+}
+
+/* The same statement: re-announcements refresh it rather than pile up. */
+static bool same_fact(const struct elk_trust_fact *a, const struct elk_trust_fact *b)
+{
+	if (a->attr != b->attr || !elk_key_eq(a->subject, b->subject) ||
+	    !elk_key_eq(a->source, b->source))
+		return false;
+	if (a->attr == ELK_TATTR_ENDPOINT)
+		return !strcmp(a->endpoint, b->endpoint);
+	if (a->attr == ELK_TATTR_ALLOWED_IP)
+		return cidr_eq(&a->allowed, &b->allowed);
+	return true;
+}
+
+int elk_trust_fold_add(struct elk_trust_fold *t, const struct elk_trust_fact *f, int64_t now)
+{
+	enum elk_trust_rule r = fold_judge(t, f);
+	size_t i;
+
+	if (r != ELK_TRULE_BELIEVED)
+		return r;
+	/* alive and unknown attributes are believed but never configuration. */
+	if (f->attr == ELK_TATTR_ALIVE || f->attr == ELK_TATTR_OTHER)
+		return r;
+	for (i = 0; i < t->n_facts; i++)
+		if (same_fact(&t->facts[i].f, f))
+			break;
+	if (i == t->n_facts) {
+		if (t->n_facts == t->cap_facts) {
+			size_t cap = t->cap_facts ? 2 * t->cap_facts : 16;
+			struct elk_trust_stored *g = realloc(t->facts, cap * sizeof(*g));
+
+			if (!g)
+				return -ENOMEM;
+			t->facts = g;
+			t->cap_facts = cap;
+		}
+		t->n_facts++;
+	}
+	t->facts[i].f = *f;
+	t->facts[i].expires = now + f->ttl;
+	t->facts[i].seq = ++t->seq;
+	return r;
+}
+
+int64_t elk_trust_fold_next_expiry(const struct elk_trust_fold *t)
+{
+	int64_t m = -1;
+
+	for (size_t i = 0; i < t->n_facts; i++)
+		if (m < 0 || t->facts[i].expires < m)
+			m = t->facts[i].expires;
+	return m;
+}
+
+static json_t *cidr_json(const struct elk_cidr *c, size_t n)
+{
+	json_t *a = json_array();
+	char buf[ELK_CIDR_STRLEN];
+
+	for (size_t i = 0; a && i < n; i++) {
+		elk_cidr_format(&c[i], buf);
+		json_array_append_new(a, json_string(buf));
+	}
+	return a;
+}
+
+/* What the believed facts say of one subject. ips must hold base + every
+ * stored fact; the caller frees it. */
+struct wanted {
+	bool member;
+	struct elk_cidr *ips;
+	size_t n_ips;
+	const char *endpoint;    /* the newest vouched endpoint */
+	bool endpoint_vouched;   /* the view's current endpoint is among them */
+};
+
+static int want(const struct elk_trust_fold *t, const struct elk_trust_view *v, struct wanted *w)
+{
+	uint64_t best = 0;
+
+	memset(w, 0, sizeof(*w));
+	w->ips = malloc((v->n_base_ips + t->n_facts + 1) * sizeof(*w->ips));
+	if (!w->ips)
+		return -ENOMEM;
+	if (v->n_base_ips)
+		memcpy(w->ips, v->base_ips, v->n_base_ips * sizeof(*w->ips));
+	w->n_ips = v->n_base_ips;
+	for (size_t i = 0; i < t->n_facts; i++) {
+		const struct elk_trust_stored *s = &t->facts[i];
+
+		if (!elk_key_eq(s->f.subject, v->key) || fold_judge(t, &s->f) != ELK_TRULE_BELIEVED)
+			continue;
+		switch (s->f.attr) {
+		case ELK_TATTR_MEMBER:
+			w->member = true;
+			break;
+		case ELK_TATTR_ALLOWED_IP:
+			if (!cidr_in(w->ips, w->n_ips, &s->f.allowed))
+				w->ips[w->n_ips++] = s->f.allowed;
+			break;
+		case ELK_TATTR_ENDPOINT:
+			if (s->seq > best) {
+				best = s->seq;
+				w->endpoint = s->f.endpoint;
+			}
+			if (!strcmp(s->f.endpoint, v->endpoint))
+				w->endpoint_vouched = true;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+static json_t *peer_rec(const uint8_t key[ELK_KEY_LEN])
+{
+	json_t *o = elk_record_new("peer");
+
+	if (o)
+		elk_set_key(o, "public_key", key);
+	return o;
+}
+
+static int sync_one(struct elk_trust_fold *t, struct elk_trust_view *v, json_t *out)
+{
+	struct wanted w;
+	json_t *o = NULL;
+	bool endpoint = false, ips = false;
+	int r;
+
+	if ((r = want(t, v, &w)))
+		return r;
+	if (!v->on_device) {
+		if (!w.member)
+			goto done;
+		/* A new member: everything we know of it in one record. */
+		v->on_device = v->added = true;
+		ips = true;
+		endpoint = w.endpoint != NULL;
+		o = peer_rec(v->key);
+		json_object_set_new(o, "allowed_ips", cidr_json(w.ips, w.n_ips));
+	} else if (v->added && !w.member) {
+		/* No trusted source vouches for it any longer. */
+		o = peer_rec(v->key);
+		json_object_set_new(o, "remove", json_true());
+		v->on_device = v->added = false;
+		v->n_ips = 0;
+		v->endpoint[0] = 0;
+		goto emit;
+	} else {
+		ips = !cidr_set_eq(w.ips, w.n_ips, v->ips, v->n_ips);
+		/* A working endpoint stays; one no fact vouches for is
+		 * replaced by the newest that one does. */
+		endpoint = w.endpoint && !v->connected && !w.endpoint_vouched;
+		if (!ips && !endpoint)
+			goto done;
+		o = peer_rec(v->key);
+		if (ips) {
+			json_object_set_new(o, "replace_allowed_ips", json_true());
+			json_object_set_new(o, "allowed_ips", cidr_json(w.ips, w.n_ips));
+		}
+	}
+	if (ips) {
+		struct elk_cidr *c = cidr_dup(w.ips, w.n_ips);
+
+		if (!c) {
+			r = -ENOMEM;
+			goto done;
+		}
+		free(v->ips);
+		v->ips = c;
+		v->n_ips = w.n_ips;
+	}
+	if (endpoint) {
+		snprintf(v->endpoint, sizeof(v->endpoint), "%s", w.endpoint);
+		json_object_set_new(o, "endpoint", json_string(w.endpoint));
+	}
+emit:
+	if (!o || json_array_append_new(out, o))
+		r = -ENOMEM;
+	o = NULL;
+done:
+	json_decref(o);
+	free(w.ips);
+	return r;
+}
+
+int elk_trust_fold_sync(struct elk_trust_fold *t, int64_t now, json_t *out)
+{
+	size_t i, j;
+	int r;
+
+	for (i = j = 0; i < t->n_facts; i++)
+		if (t->facts[i].expires > now)
+			t->facts[j++] = t->facts[i];
+	t->n_facts = j;
+	/* Every subject a fact names gets a view, so that it can be added. */
+	for (i = 0; i < t->n_facts; i++)
+		if (!view_find(t, t->facts[i].f.subject) && !view_add(t, t->facts[i].f.subject))
+			return -ENOMEM;
+	/* One pass is enough: a change to one subject changes only whether
+	 * facts about that subject are believed, since sources are judged by
+	 * the base device. */
+	for (i = 0; i < t->n_views; i++)
+		if ((r = sync_one(t, &t->views[i], out)))
+			return r;
+	return 0;
+}
