@@ -49,6 +49,8 @@ LIBOBJ   := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIBSRC))
 LIBA     := $(BUILD)/libelk.a
 UNITSRC  := $(wildcard tests/unit/test_*.c)
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNITSRC))
+# Helper programs the tests drive (not tests themselves).
+TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 HDRS     := $(wildcard lib/*.h) tests/unit/t.h
 # Rebuild everything when the flags change (SAN=1 after a plain build, say).
 FLAGSTAMP := $(BUILD)/.flags
@@ -81,6 +83,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBA) $(HDRS) $(FLAGSTAMP)
 	$(E) CCLD $@
 	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIBA) $(HDRS) $(FLAGSTAMP)
+	@mkdir -p $(@D)
+	$(E) CCLD $@
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
 # Debian packages: to build, to test, and the real peers the tests talk to.
 DEB_BUILD := gcc make pkg-config libc6-dev libsodium-dev libb2-dev libjansson-dev nettle-dev libmnl-dev
 DEB_TEST  := jq bats wireguard-tools wireguard-go iproute2 iputils-ping iperf3 tshark bc socat
@@ -97,7 +104,7 @@ check: deps
 	@$(MAKE) --no-print-directory all units
 	@sh tests/run.sh $(BUILD)
 
-units: $(UNITS)
+units: $(UNITS) $(TOOLS)
 
 # One VM boot, every kernel check inside (tests/qemu/guest-kernel.sh).
 check-kernel: deps

@@ -48,6 +48,9 @@ static const char help[] =
 "Options:\n"
 "  --backend B    kernel, userspace or auto (the default; env EL_LINK_BACKEND)\n"
 "  --prometheus   show: Prometheus text metrics per peer instead of records\n"
+"  --under-load N up (userspace): above N handshake messages a second, answer\n"
+"                 initiations with cookies and rate-limit each source (1000;\n"
+"                 0 = never; env EL_LINK_UNDER_LOAD)\n"
 "  --sample S     show: read the counters twice, S seconds apart, so that a peer\n"
 "                 we send to while nothing comes back shows as \"error\"\n"
 "                 (env EL_LINK_SAMPLE)\n"
@@ -440,6 +443,7 @@ static bool env_true(const char *name)
 int main(int argc, char **argv)
 {
 	const char *cmd = NULL, *ifname = NULL, *backend = NULL, *timers = NULL, *sample = NULL;
+	const char *under_load = NULL;
 	struct elk_uspace_opts o = { 0 };
 	double sample_s = 0;
 	enum backend b = BACKEND_AUTO;
@@ -453,10 +457,12 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (!strcmp(a, "--backend") || !strcmp(a, "--timers") || !strcmp(a, "--sample")) {
+		if (!strcmp(a, "--backend") || !strcmp(a, "--timers") || !strcmp(a, "--sample") ||
+		    !strcmp(a, "--under-load")) {
 			if (i + 1 >= argc)
 				elk_die_usage("%s needs a value", a);
-			*(a[2] == 'b' ? &backend : a[2] == 't' ? &timers : &sample) = argv[++i];
+			*(a[2] == 'b' ? &backend : a[2] == 't' ? &timers : a[2] == 's' ? &sample
+											: &under_load) = argv[++i];
 		} else if (!strcmp(a, "-d") || !strcmp(a, "--daemon")) {
 			o.daemonize = true;
 		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
@@ -484,6 +490,16 @@ int main(int argc, char **argv)
 			"no '/', ':' or spaces)", ifname);
 	if (prometheus && strcmp(cmd, "show"))
 		elk_die_usage("--prometheus goes with show");
+	under_load = elk_opt_env(under_load, "EL_LINK_UNDER_LOAD");
+	if (under_load) {
+		char *end;
+		long v = strtol(under_load, &end, 10);
+
+		if (!*under_load || *end || v < 0 || v > 10000000)
+			elk_die_usage("--under-load: \"%s\" is not a number of handshakes per second",
+				      under_load);
+		o.dev.under_load_per_sec = (uint32_t)v;
+	}
 	sample = elk_opt_env(sample, "EL_LINK_SAMPLE");
 	if (sample) {
 		char *end;

@@ -289,3 +289,32 @@ EOF2
 	sleep 0.8
 	[ -z "$(B ip route show 10.6.0.0/16)" ]
 }
+
+@test "a handshake flood from 100 sources: cookies answer it, rate limited, and the real peer gets through" {
+	flood=${ELK_BUILD:-$BATS_TEST_DIRNAME/../build/rel}/tests/tools/wg-flood
+	[ -x "$flood" ] || skip "wg-flood not built (make units)"
+	ela_config "$T" | A el-link up ela0 --daemon --under-load 50
+	srcs=()
+	for i in $(seq 100 199); do
+		B ip addr add "198.18.0.$i/24" dev veB
+		srcs+=("198.18.0.$i")
+	done
+	# the flood first, then the real peer starts while it is on
+	B "$flood" "$UA" 51820 "$(cat "$T/a.pub")" 30000 "${srcs[@]}" > "$T/flood.json" &
+	fl=$!
+	sleep 0.3
+	wgo_start "$T"
+	ping_until "$NSB" 10.0.0.1 60
+	wait "$fl"
+	cat "$T/flood.json"
+	# cookies kicked in; each source was answered at most at the handshake
+	# rate limit (20 a second after a burst of 5, for the flood's duration
+	# plus the second it listened), far fewer times than it sent; and no
+	# junk initiation got a handshake response
+	jq -e '.sent > 20000 and .cookie_replies > 100 and .other_replies == 0
+		and .cookie_replies <= .sources * (5 + 20 * (.seconds + 1.5))
+		and .cookie_replies < .sent / 2' "$T/flood.json"
+	# the real peer completed a handshake and traffic flows
+	[ "$(B wg show wgo0 latest-handshakes | cut -f2)" -gt 0 ]
+	B ping -c3 -i0.2 -W1 -n 10.0.0.1
+}

@@ -35,6 +35,8 @@ for t in "$build"/tests/test_*; do
 	fi
 done
 
+# Where the test tools were built (tests/tools), for the suites that use them.
+export ELK_BUILD="$PWD/$build"
 tap=$(mktemp)
 trap 'rm -f "$tap"' EXIT
 suites=$(ls tests/*.bats 2>/dev/null)
