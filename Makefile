@@ -51,7 +51,7 @@ UNITSRC  := $(wildcard tests/unit/test_*.c)
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNITSRC))
 # Helper programs the tests drive (not tests themselves).
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
-HDRS     := $(wildcard lib/*.h) tests/unit/t.h
+HDRS     := $(wildcard lib/*.h tests/unit/*.h)
 # Rebuild everything when the flags change (SAN=1 after a plain build, say).
 FLAGSTAMP := $(BUILD)/.flags
 

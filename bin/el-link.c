@@ -219,22 +219,24 @@ static int connect_or_die(const char *ifname)
 	return fd;
 }
 
-/* The device's configuration as it is now, for route bookkeeping. */
-static void read_config(const char *ifname, bool kernel, struct elk_device *d)
+/* One reading of the device's peers and counters. */
+static void read_device(const char *ifname, bool kernel, struct elk_device *d)
 {
 	struct elk_err e;
 	int r;
 
 	if (kernel) {
-		r = elk_kernel_show(ifname, d, &e);
+		if ((r = elk_kernel_show(ifname, d, &e)))
+			elk_die(kernel_exit(r), "%s: %s", ifname, e.msg);
 	} else {
 		int fd = connect_or_die(ifname);
 
 		r = elk_uapi_get(fd, d, &e);
 		close(fd);
+		if (r)
+			elk_die(ELK_EXIT_SYS, "%s: %s", ifname, e.msg);
 	}
-	if (r)
-		elk_die(ELK_EXIT_SYS, "%s: %s", ifname, e.msg);
+	snprintf(d->name, sizeof(d->name), "%s", ifname);
 }
 
 static int cmd_apply(const char *ifname, enum backend b)
@@ -249,7 +251,7 @@ static int cmd_apply(const char *ifname, enum backend b)
 	read_change(&c);
 	resolve_endpoints(&c);
 	kernel = pick_running(b, ifname) == BACKEND_KERNEL;
-	read_config(ifname, kernel, &before);
+	read_device(ifname, kernel, &before);
 	if (kernel) {
 		r = elk_kernel_apply(ifname, &c, &e);
 		if (r)
@@ -269,7 +271,7 @@ static int cmd_apply(const char *ifname, enum backend b)
 		elk_rtnl_close(&rt);
 	}
 	/* Routes of allowed IPs that no peer has any more go too. */
-	read_config(ifname, kernel, &after);
+	read_device(ifname, kernel, &after);
 	if ((r = elk_rtnl_open(&rt)) ||
 	    (r = elk_rtnl_drop_stale_routes(&rt, elk_rtnl_ifindex(ifname), &before, &after)))
 		elk_die(ELK_EXIT_SYS, "%s: cannot remove stale routes: %s", ifname, strerror(-r));
@@ -343,26 +345,6 @@ static void print_prometheus(FILE *f, const struct elk_device *d, const struct e
 			}
 		}
 	}
-}
-
-/* One reading of the device's peers and counters. */
-static void read_device(const char *ifname, bool kernel, struct elk_device *d)
-{
-	struct elk_err e;
-	int r;
-
-	if (kernel) {
-		if ((r = elk_kernel_show(ifname, d, &e)))
-			elk_die(kernel_exit(r), "%s: %s", ifname, e.msg);
-	} else {
-		int fd = connect_or_die(ifname);
-
-		r = elk_uapi_get(fd, d, &e);
-		close(fd);
-		if (r)
-			elk_die(ELK_EXIT_SYS, "%s: %s", ifname, e.msg);
-	}
-	snprintf(d->name, sizeof(d->name), "%s", ifname);
 }
 
 /* sample > 0: read twice, that many seconds apart, so the state can tell

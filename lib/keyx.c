@@ -10,33 +10,18 @@
 static const char mac_context[] = "edgelink keyx v1 mac key";
 static const char transcript_label[] = "edgelink keyx v1";
 
-static json_t *cidrs_json(const struct elk_cidr *c, size_t n, bool addr_only)
-{
-	json_t *a = json_array();
-	char buf[ELK_CIDR_STRLEN];
-
-	for (size_t i = 0; i < n; i++) {
-		if (addr_only)
-			elk_cidr_format_addr(&c[i], buf);
-		else
-			elk_cidr_format(&c[i], buf);
-		json_array_append_new(a, json_string(buf));
-	}
-	return a;
-}
-
 json_t *elk_keyx_config_to_json(const struct elk_keyx_config *c)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "dest_addresses", cidrs_json(c->dest_addrs, c->n_dest, false));
-	json_object_set_new(o, "source_addresses", cidrs_json(c->source_addrs, c->n_source, false));
+	json_object_set_new(o, "dest_addresses", elk_cidr_array_json(c->dest_addrs, c->n_dest, false));
+	json_object_set_new(o, "source_addresses", elk_cidr_array_json(c->source_addrs, c->n_source, false));
 	json_object_set_new(o, "listen_port", json_integer(c->wg_port));
 	if (c->endpoint[0])
 		json_object_set_new(o, "endpoint", json_string(c->endpoint));
 	json_object_set_new(o, "persistent_keepalive_interval", json_integer(c->keepalive));
 	json_object_set_new(o, "mtu", json_integer(c->mtu));
-	json_object_set_new(o, "dns", cidrs_json(c->dns, c->n_dns, true));
+	json_object_set_new(o, "dns", elk_cidr_array_json(c->dns, c->n_dns, true));
 	return o;
 }
 
@@ -190,11 +175,11 @@ json_t *elk_keyx_iface(const uint8_t priv[ELK_KEY_LEN], const struct elk_keyx_co
 
 	elk_set_key(o, "private_key", priv);
 	json_object_set_new(o, "listen_port", json_integer(c->wg_port));
-	json_object_set_new(o, "addresses", dest ? cidrs_json(c->dest_addrs, c->n_dest, false)
-						 : cidrs_json(c->source_addrs, c->n_source, false));
+	json_object_set_new(o, "addresses", dest ? elk_cidr_array_json(c->dest_addrs, c->n_dest, false)
+						 : elk_cidr_array_json(c->source_addrs, c->n_source, false));
 	json_object_set_new(o, "mtu", json_integer(c->mtu));
 	if (c->n_dns)
-		json_object_set_new(o, "dns", cidrs_json(c->dns, c->n_dns, true));
+		json_object_set_new(o, "dns", elk_cidr_array_json(c->dns, c->n_dns, true));
 	return o;
 }
 

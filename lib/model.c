@@ -267,7 +267,7 @@ fail:
 	return r;
 }
 
-static json_t *cidr_array(const struct elk_cidr *c, size_t n, bool addr_only)
+json_t *elk_cidr_array_json(const struct elk_cidr *c, size_t n, bool addr_only)
 {
 	json_t *a = json_array();
 	char buf[ELK_CIDR_STRLEN];
@@ -299,11 +299,11 @@ json_t *elk_iface_record(const struct elk_device *d, bool with_private)
 	if (d->flags & ELK_DEV_FWMARK)
 		json_object_set_new(o, "fwmark", json_integer(d->fwmark));
 	if (d->flags & ELK_DEV_ADDRESSES)
-		json_object_set_new(o, "addresses", cidr_array(d->addresses, d->n_addresses, false));
+		json_object_set_new(o, "addresses", elk_cidr_array_json(d->addresses, d->n_addresses, false));
 	if (d->flags & ELK_DEV_MTU)
 		json_object_set_new(o, "mtu", json_integer(d->mtu));
 	if (d->flags & ELK_DEV_DNS)
-		json_object_set_new(o, "dns", cidr_array(d->dns, d->n_dns, true));
+		json_object_set_new(o, "dns", elk_cidr_array_json(d->dns, d->n_dns, true));
 	if (d->flags & ELK_DEV_REPLACE_PEERS)
 		json_object_set_new(o, "replace_peers", json_true());
 	return o;
@@ -320,7 +320,7 @@ json_t *elk_peer_record(const struct elk_peer *p)
 		json_object_set_new(o, "endpoint", json_string(p->endpoint));
 	if (p->flags & ELK_PEER_ALLOWED_IPS)
 		json_object_set_new(o, "allowed_ips",
-				    cidr_array(p->allowed_ips, p->n_allowed_ips, false));
+				    elk_cidr_array_json(p->allowed_ips, p->n_allowed_ips, false));
 	if (p->flags & ELK_PEER_KEEPALIVE)
 		json_object_set_new(o, "persistent_keepalive_interval",
 				    json_integer(p->persistent_keepalive_interval));
@@ -355,7 +355,7 @@ json_t *elk_status_record(const struct elk_device *d, const struct elk_peer *p,
 	elk_set_key(o, "public_key", p->public_key);
 	json_object_set_new(o, "endpoint",
 			    (p->flags & ELK_PEER_ENDPOINT) ? json_string(p->endpoint) : json_null());
-	json_object_set_new(o, "allowed_ips", cidr_array(p->allowed_ips, p->n_allowed_ips, false));
+	json_object_set_new(o, "allowed_ips", elk_cidr_array_json(p->allowed_ips, p->n_allowed_ips, false));
 	json_object_set_new(o, "last_handshake", json_integer(p->last_handshake));
 	json_object_set_new(o, "rx_bytes", json_integer((json_int_t)p->rx_bytes));
 	json_object_set_new(o, "tx_bytes", json_integer((json_int_t)p->tx_bytes));

@@ -88,6 +88,10 @@ int elk_device_apply_peer(struct elk_device *d, const json_t *rec, struct elk_er
 struct elk_peer *elk_device_find_peer(const struct elk_device *d,
 				      const uint8_t key[ELK_KEY_LEN]);
 
+/* A JSON array of the prefixes ("10.0.0.1/24"), or with addr_only of the
+ * bare addresses. */
+json_t *elk_cidr_array_json(const struct elk_cidr *c, size_t n, bool addr_only);
+
 /* Records of what d sets. The private key appears only if with_private. */
 json_t *elk_iface_record(const struct elk_device *d, bool with_private);
 json_t *elk_peer_record(const struct elk_peer *p);
