@@ -51,7 +51,7 @@ UNITSRC  := $(wildcard tests/unit/test_*.c)
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNITSRC))
 # Helper programs the tests drive (not tests themselves).
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
-HDRS     := $(wildcard lib/*.h tests/unit/*.h)
+HDRS     := $(wildcard lib/*.h tests/unit/*.h tests/fuzz/*.c)
 # Rebuild everything when the flags change (SAN=1 after a plain build, say).
 FLAGSTAMP := $(BUILD)/.flags
 
@@ -90,7 +90,7 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBA) $(HDRS) $(FLAGSTAMP)
 
 # Debian packages: to build, to test, and the real peers the tests talk to.
 DEB_BUILD := gcc make pkg-config libc6-dev libsodium-dev libb2-dev libjansson-dev nettle-dev libmnl-dev
-DEB_TEST  := jq bats wireguard-tools wireguard-go iproute2 iputils-ping iperf3 tshark bc socat
+DEB_TEST  := jq bats wireguard-tools wireguard-go iproute2 iputils-ping iperf3 tshark bc socat python3
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 # For the kernel backend's VM (tests/qemu): installed by the harness itself
 # when it runs (tests/qemu/run.sh --install reads this line), never by
@@ -138,3 +138,8 @@ uninstall:
 clean:
 	rm -rf build $(BINS)
 
+# libFuzzer on the facts wire decoder (needs clang): FUZZ_SECONDS=60 by
+# default; crashes land in build/fuzz/. See tests/fuzz/run.sh.
+.PHONY: fuzz
+fuzz:
+	@sh tests/fuzz/run.sh
