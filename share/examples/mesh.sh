@@ -1,0 +1,24 @@
+#!/bin/sh
+# mesh.sh - one node of a wirelink-style mesh, as an edgelink pipeline:
+#
+#   el-facts gossip IFACE | el-trust --iface IFACE --peers | el-link apply IFACE
+#
+# Facts from peers (gossiped inside the tunnel, signed per recipient) go
+# through el-trust, which keeps only what their sources may tell and folds
+# them into peer records as they arrive and expire; each record is applied
+# to the device at once. The device must be up already (el-link up IFACE).
+#
+# Usage: mesh.sh IFACE [el-facts gossip options...]
+#   env: EL_FACTS_CYCLE, EL_FACTS_TTL, EL_FACTS_ALIVE (short in tests),
+#        EL_TRUST_POLICY (a policy file), EL_TRUST_EXPLAIN=1 (why facts
+#        were rejected, on stderr)
+set -eu
+[ $# -ge 1 ] || { echo "usage: mesh.sh IFACE [el-facts gossip options]" >&2; exit 100; }
+iface=$1; shift
+# --no-stdin: nothing of our own to announce beyond the local facts.
+el-facts gossip "$iface" --no-stdin "$@" |
+	el-trust --iface "$iface" --peers |
+	while IFS= read -r rec; do
+		printf '%s\n' "$rec" | el-link apply "$iface" ||
+			echo "mesh.sh: el-link apply failed for: $rec" >&2
+	done

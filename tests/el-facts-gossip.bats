@@ -1,0 +1,290 @@
+#!/usr/bin/env bats
+# el-facts local and gossip between el-link userspace devices in network
+# namespaces (issue 5's proof). Own names (elfA/elfB/elfC, efa0/efb0/efc0,
+# 198.18.1-3.0/24) so this suite cannot collide with tests/netns.bash users.
+#
+#   elfA vab 198.18.1.1 <--> vba 198.18.1.2 elfB vbc 198.18.2.2 <--> vcb 198.18.2.3 elfC
+#   elfA vac 198.18.3.1 <-------------------------------------------> vca 198.18.3.3 elfC
+#   tunnel: efa0 10.77.0.1   efb0 10.77.0.2 (routes)   efc0 10.77.0.3
+# Needs root; skips cleanly otherwise.
+
+export EL_LINK_BACKEND=userspace
+# Short timing so a test runs in seconds.
+export EL_FACTS_CYCLE=1 EL_FACTS_ALIVE=2 EL_FACTS_TTL=20
+NSES="elfA elfB elfC"
+
+setup() {
+	export PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
+	[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
+	[ -c /dev/net/tun ] || skip "needs /dev/net/tun"
+	for c in ip jq; do command -v $c >/dev/null || skip "needs $c"; done
+	T=$(mktemp -d)
+	for s in a b c; do el-keygen --out "$T/$s.json"; done
+	for s in a b c; do jq -r .public_key "$T/$s.json" > "$T/$s.pub"; done
+	down
+}
+
+teardown() {
+	down
+	[ -z "${T:-}" ] || rm -rf "$T"
+}
+
+A() { ip netns exec elfA "$@"; }
+B() { ip netns exec elfB "$@"; }
+C() { ip netns exec elfC "$@"; }
+
+down() {
+	local ns p
+	for ns in $NSES; do
+		ip netns list | grep -qw "^$ns" || continue
+		for p in $(ip netns pids "$ns"); do kill "$p" 2>/dev/null; done
+		for _ in $(seq 50); do [ -z "$(ip netns pids "$ns")" ] && break; sleep 0.1; done
+		for p in $(ip netns pids "$ns"); do kill -9 "$p" 2>/dev/null; done
+		ip netns del "$ns"
+	done
+	rm -f /var/run/wireguard/efa0.sock /var/run/wireguard/efb0.sock /var/run/wireguard/efc0.sock
+}
+
+# veth NS1 IF1 ADDR1 NS2 IF2 ADDR2
+veth() {
+	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+	ip -n "$1" addr add "$3/24" dev "$2"; ip -n "$1" link set "$2" up
+	ip -n "$4" addr add "$6/24" dev "$5"; ip -n "$4" link set "$5" up
+}
+
+underlay() {
+	for ns in $NSES; do ip netns add $ns || skip "cannot create network namespaces"; \
+		ip -n $ns link set lo up; done
+	veth elfA vab 198.18.1.1 elfB vba 198.18.1.2
+	veth elfB vbc 198.18.2.2 elfC vcb 198.18.2.3
+	veth elfA vac 198.18.3.1 elfC vca 198.18.3.3
+}
+
+# up NS IFACE SIDE ADDR [peer records...]
+up() {
+	local ns=$1 ifc=$2 side=$3 addr=$4; shift 4
+	{ jq -c --arg a "$addr" '{type:"iface", private_key, listen_port:51820, addresses:[$a]}' \
+		"$T/$side.json"; for p in "$@"; do echo "$p"; done; } |
+		ip netns exec "$ns" el-link up "$ifc" --daemon
+}
+
+# peer SIDE ENDPOINT ALLOWED...
+peer() {
+	local k; k=$(cat "$T/$1.pub"); local ep=$2; shift 2
+	jq -nc --arg k "$k" --arg ep "$ep" '{type:"peer", public_key:$k, endpoint:$ep,
+		allowed_ips:$ARGS.positional}' --args "$@"
+}
+
+two() {
+	underlay
+	up elfA efa0 a 10.77.0.1/24 "$(peer b 198.18.1.2:51820 10.77.0.2/32)"
+	up elfB efb0 b 10.77.0.2/24 "$(peer a 198.18.1.1:51820 10.77.0.1/32)"
+}
+
+# A and C reach each other only through B, which routes (forwards).
+three() {
+	underlay
+	B sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0
+	up elfA efa0 a 10.77.0.1/24 "$(peer b 198.18.1.2:51820 10.77.0.0/24)"
+	up elfB efb0 b 10.77.0.2/24 "$(peer a 198.18.1.1:51820 10.77.0.1/32)" \
+		"$(peer c 198.18.2.3:51820 10.77.0.3/32)"
+	up elfC efc0 c 10.77.0.3/24 "$(peer b 198.18.2.2:51820 10.77.0.0/24)"
+	# The direct path: each reaches the other's address on the B side
+	# (the endpoint B sees and tells) over the A-C veth.
+	A ip route add 198.18.2.3/32 via 198.18.3.3
+	C ip route add 198.18.1.1/32 via 198.18.3.1
+}
+
+# wait_for FILE JQ-FILTER [tries]: until some line of FILE matches.
+wait_for() {
+	local f=$1 q=$2 n=${3:-100}
+	for _ in $(seq "$n"); do
+		[ -s "$f" ] && jq -e "select($q)" "$f" 2>/dev/null | grep -q . && return 0
+		sleep 0.1
+	done
+	echo "no line of $f matches $q:" >&2; cat "$f" >&2
+	return 1
+}
+
+ll() { el-keygen addr --ll "$(cat "$T/$1.pub")" | jq -r .address; }
+
+@test "local: endpoints of non-WireGuard interfaces, alive, peers' allowed IPs, --route" {
+	two
+	run A el-facts local efa0 --route 10.99.0.0/16
+	[ "$status" = 0 ]
+	echo "$output"
+	a=$(cat "$T/a.pub") b=$(cat "$T/b.pub")
+	echo "$output" | jq -se --arg a "$a" --arg b "$b" '
+		(map(select(.attribute=="endpoint" and .subject==$a) | .value) | sort) ==
+			["198.18.1.1:51820","198.18.3.1:51820"] and
+		(map(select(.attribute=="alive" and .subject==$a)) | length) == 1 and
+		(map(select(.attribute=="alive"))[0].value | test("^[0-9a-f]{32}$")) and
+		any(.[]; .attribute=="allowed_ip" and .subject==$b and .value=="10.77.0.2/32") and
+		any(.[]; .attribute=="allowed_ip" and .subject==$a and .value=="10.99.0.0/16") and
+		all(.[]; .ttl == 20) and
+		all(.[]; .value != "10.77.0.1:51820")'
+	# globs pick interfaces
+	A el-facts local efa0 --exclude 'vac*' | jq -se --arg a "$a" \
+		'map(select(.attribute=="endpoint" and .subject==$a) | .value) == ["198.18.1.1:51820"]'
+	A el-facts local efa0 --include vac | jq -se --arg a "$a" \
+		'map(select(.attribute=="endpoint" and .subject==$a) | .value) == ["198.18.3.1:51820"]'
+	# a fresh boot id per run
+	[ "$(A el-facts local efa0 | jq -r 'select(.attribute=="alive").value')" != \
+	  "$(A el-facts local efa0 | jq -r 'select(.attribute=="alive").value')" ]
+}
+
+@test "local: a peer's endpoint once its handshake is recent" {
+	two
+	A ping -c1 -W2 10.77.0.2 >/dev/null || A ping -c2 -W2 10.77.0.2
+	B el-facts local efb0 | jq -se --arg a "$(cat "$T/a.pub")" \
+		'any(.[]; .attribute=="endpoint" and .subject==$a and .value=="198.18.1.1:51820")'
+}
+
+@test "local and gossip: usage errors and a missing device" {
+	run el-facts local
+	[ "$status" = 100 ]
+	run el-facts gossip efx0 --ttl 70000
+	[ "$status" = 100 ]
+	run el-facts local efx0 --bogus
+	[ "$status" = 100 ]
+	underlay
+	run A el-facts local efx0
+	[ "$status" -ne 0 ]
+}
+
+@test "gossip: two peers exchange signed facts over link-local addresses" {
+	two
+	A el-facts gossip efa0 > "$T/a.out" 2> "$T/a.err" < /dev/null &
+	gpid=$!
+	B el-facts gossip efb0 > "$T/b.out" 2> "$T/b.err" < /dev/null &
+	a=$(cat "$T/a.pub") b=$(cat "$T/b.pub")
+	wait_for "$T/a.out" ".source==\"$b\" and .subject==\"$b\" and .attribute==\"alive\""
+	wait_for "$T/a.out" ".source==\"$b\" and .subject==\"$b\" and .value==\"198.18.1.2:51820\""
+	wait_for "$T/b.out" ".source==\"$a\" and .subject==\"$a\" and .attribute==\"alive\""
+	wait_for "$T/b.out" ".source==\"$a\" and .subject==\"$a\" and .value==\"198.18.1.1:51820\""
+	# never a fact about the recipient itself
+	! jq -e --arg a "$a" 'select(.subject==$a)' "$T/a.out" | grep -q .
+	# link-local addresses in place: ours on the interface, the peer's in
+	# its allowed IPs, and they answer each other
+	A ip -6 addr show dev efa0 | grep -q "$(ll a)/64"
+	A wg show efa0 allowed-ips | grep -q "$(ll b)/128"
+	A ping -c1 -W2 "$(ll b)%efa0"
+	B ping -c1 -W2 "$(ll a)%efb0"
+	# SIGTERM ends it cleanly: exit 0 (and sanitizers' leak checks run)
+	# (ip netns exec forks: signal its child, wait for ip)
+	kill -TERM "$(pgrep -P "$gpid" -x el-facts)"
+	wait "$gpid"
+	! grep -i 'error\|sanitizer' "$T/a.err" "$T/b.err"
+}
+
+@test "gossip: facts read on stdin are announced" {
+	two
+	a=$(cat "$T/a.pub") b=$(cat "$T/b.pub")
+	mkfifo "$T/in"
+	A el-facts gossip efa0 < "$T/in" > /dev/null 2> "$T/a.err" &
+	exec 5> "$T/in"
+	B el-facts gossip efb0 > "$T/b.out" 2> "$T/b.err" < /dev/null &
+	echo "{\"type\":\"fact\",\"subject\":\"$a\",\"attribute\":\"0x70\",\"value\":\"cafe\",\"ttl\":30}" >&5
+	wait_for "$T/b.out" ".source==\"$a\" and .attribute==\"0x70\" and .value==\"cafe\""
+	exec 5>&-
+}
+
+@test "gossip: a group from the wrong address or with a bad signature is dropped" {
+	two
+	A el-facts gossip efa0 > "$T/a.out" 2> "$T/a.err" < /dev/null &
+	B el-facts gossip efb0 > /dev/null 2>&1 < /dev/null &
+	b=$(cat "$T/b.pub")
+	wait_for "$T/a.out" ".source==\"$b\""
+	# B signs for someone else (its own key as recipient): A cannot verify
+	c=$(cat "$T/c.pub")
+	echo "{\"type\":\"fact\",\"subject\":\"$c\",\"attribute\":\"endpoint\",\"value\":\"192.0.2.9:1\"}" |
+		el-facts encode --key "$(jq -r .private_key "$T/b.json")" --peer "$c" --raw > "$T/bad"
+	B python3 -c "
+import socket,sys
+s=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET,socket.SO_BINDTODEVICE,b'efb0')
+s.bind(('$(ll b)',0,0,socket.if_nametoindex('efb0')))
+s.sendto(open('$T/bad','rb').read(),('$(ll a)',51821,0,socket.if_nametoindex('efb0')))
+" || skip "needs python3"
+	for _ in $(seq 30); do grep -q dropped "$T/a.err" && break; sleep 0.1; done
+	grep -q 'dropped a datagram' "$T/a.err"
+	! jq -e 'select(.value=="192.0.2.9:1")' "$T/a.out" | grep -q .
+}
+
+# Runs the mesh pipeline of share/examples on a node, in the background.
+mesh() {
+	local ns=$1 ifc=$2
+	ip netns exec "$ns" env EL_TRUST_EXPLAIN=1 \
+		"$BATS_TEST_DIRNAME/../share/examples/mesh.sh" "$ifc" > "$T/$ifc.mesh" 2>&1 &
+}
+
+# latest handshake of peer SIDE on NS's IFACE, 0 when none
+handshake() { ip netns exec "$1" wg show "$2" latest-handshakes | awk -v k="$(cat "$T/$3.pub")" '$1==k{print $2}'; }
+
+@test "three nodes: A learns C through B, links directly, falls back through B" {
+	command -v wg >/dev/null || skip "needs wg"
+	three
+	B el-facts gossip efb0 --no-stdin > "$T/b.out" 2> "$T/b.err" &
+	mesh elfA efa0
+	mesh elfC efc0
+	# B introduces them: A gets C as a peer, with the endpoint B saw and
+	# C's tunnel address; then a direct handshake.
+	c=$(cat "$T/c.pub")
+	for _ in $(seq 150); do
+		h=$(handshake elfA efa0 c); [ "${h:-0}" -gt 0 ] && break; sleep 0.1
+	done
+	A wg show efa0
+	[ "${h:-0}" -gt 0 ]
+	A wg show efa0 allowed-ips | grep "^$c" | grep -q 10.77.0.3/32
+	# C's underlay address: the one B told (198.18.2.3) or, once C's own
+	# handshake arrived over the A-C veth, the one it came from
+	A wg show efa0 endpoints | grep "^$c" | grep -Eq '198\.18\.[23]\.3:51820'
+
+	A ping -c2 -W2 10.77.0.3
+	# the traffic went A<->C directly: B forwarded none of it
+	rx_b=$(B wg show efb0 transfer | awk -v k="$c" '$1==k{print $2}')
+	A ping -c5 -i0.2 -W2 10.77.0.3
+	[ "$(B wg show efb0 transfer | awk -v k="$c" '$1==k{print $2}')" -lt $((rx_b + 5 * 84)) ]
+	# Block the direct path. Falling back is not automatic yet: B still
+	# vouches for C, so the pipelines would put the direct entries back
+	# (an unhealthy direct peer should lose its allowed IPs, as wirelink
+	# does; see el-facts(1) BUGS). Stop them and drop the direct entries
+	# on both ends: 10.77.0.0/24 on B carries A's traffic to C again.
+	A ip link set vac down
+	for ns in elfA elfC; do
+		for p in $(ip netns pids $ns); do
+			[ "$(cat /proc/$p/comm 2>/dev/null)" = el-link ] || kill $p 2>/dev/null || true
+		done
+	done
+	a=$(cat "$T/a.pub")
+	sleep 0.5
+	echo "{\"type\":\"peer\",\"public_key\":\"$c\",\"remove\":true}" | A el-link apply efa0
+	echo "{\"type\":\"peer\",\"public_key\":\"$a\",\"remove\":true}" | C el-link apply efc0
+	rx_b=$(B wg show efb0 transfer | awk -v k="$c" '$1==k{print $2}')
+	A ping -c3 -W2 10.77.0.3
+	[ "$(B wg show efb0 transfer | awk -v k="$c" '$1==k{print $2}')" -gt "$rx_b" ]
+}
+
+@test "a fact from an untrusted peer about a new member never reaches the device" {
+	two
+	a=$(cat "$T/a.pub") b=$(cat "$T/b.pub") c=$(cat "$T/c.pub")
+	# B is a plain peer of A (a host /32, no network): trusted for
+	# endpoints, not for membership. It claims a new member C.
+	{
+		echo "{\"type\":\"fact\",\"subject\":\"$c\",\"attribute\":\"member\",\"value\":null}"
+		echo "{\"type\":\"fact\",\"subject\":\"$c\",\"attribute\":\"endpoint\",\"value\":\"198.18.1.9:51820\"}"
+		echo "{\"type\":\"fact\",\"subject\":\"$c\",\"attribute\":\"allowed_ip\",\"value\":\"10.77.0.9/32\"}"
+		sleep 60
+	} | B el-facts gossip efb0 > /dev/null 2>&1 &
+	mesh elfA efa0
+	for _ in $(seq 100); do
+		grep -q "rejected member fact about $c" "$T/efa0.mesh" && break; sleep 0.1
+	done
+	cat "$T/efa0.mesh"
+	grep -q "rejected member fact about $c from $b" "$T/efa0.mesh"
+	grep -q "rejected endpoint fact about $c" "$T/efa0.mesh"
+	grep -q "rejected allowed_ip fact about $c" "$T/efa0.mesh"
+	sleep 1
+	! A wg show efa0 peers | grep -qF "$c"
+	! A wg show efa0 allowed-ips | grep -q 10.77.0.9
+}
