@@ -6,7 +6,7 @@
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian packages the project needs
 #   make demo            the main job on an embedded default (see README)
-#   make bench           el-link vs wireguard-go, side by side (root)
+#   make bench           el-link vs wireguard-go (root), el-trust vs jq
 #   make check-kernel    el-link's kernel backend against Debian's kernel under qemu
 #   V=1                  show the commands
 
@@ -53,12 +53,15 @@ UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNITSRC))
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 HDRS     := $(wildcard lib/*.h tests/unit/*.h tests/fuzz/*.c)
 # Rebuild everything when the flags change (SAN=1 after a plain build, say).
+# Objects live per variant; bin/ is shared, so it has its own stamp that
+# changes whenever the variant does, and a plain build after SAN=1 relinks.
 FLAGSTAMP := $(BUILD)/.flags
+BINSTAMP  := build/.bin-flags
 
 .PHONY: all check check-kernel units deps install uninstall clean demo bench FORCE
 all: $(BINS)
 
-$(FLAGSTAMP): FORCE
+$(FLAGSTAMP) $(BINSTAMP): FORCE
 	@mkdir -p $(@D)
 	@echo '$(CC) $(CFLAGS) $(XCFLAGS) $(LDFLAGS) $(LDLIBS)' | cmp -s - $@ || \
 	  echo '$(CC) $(CFLAGS) $(XCFLAGS) $(LDFLAGS) $(LDLIBS)' > $@
@@ -74,7 +77,7 @@ $(LIBA): $(LIBOBJ)
 
 # Binaries always land in bin/ (next to their one source file); the flag
 # stamp makes a SAN=1 build relink them.
-bin/%: bin/%.c $(LIBA) $(HDRS) $(FLAGSTAMP)
+bin/%: bin/%.c $(LIBA) $(HDRS) $(FLAGSTAMP) $(BINSTAMP)
 	$(E) CCLD $@
 	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
 
@@ -114,6 +117,7 @@ check-kernel: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/link.sh
+	@bash bench/trust.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
