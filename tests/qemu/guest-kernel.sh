@@ -168,6 +168,25 @@ out=$(A el-link show wg0 2>&1) && fail "show of a link that is gone succeeded"
 echo "$out" | grep -q 'not running' || fail "show after down: \"$out\""
 ok "down removes the link; show then says it is not running"
 
+# The EdgeLink pipeline on kernel WireGuard: el-keyx agrees keys and
+# addresses between a and b, el-link (auto: the kernel) configures the
+# links from the records and returns once el-keyx ends. (b still has wg0 on
+# 51820: the destination picks the port.)
+tok=$(el-keygen psk --raw)
+A sh -c "el-keygen | el-keyx listen -q --token $tok --wg-port 51830 | el-link up wk0" &
+kx=$!
+sleep 1
+B sh -c "el-keygen | el-keyx connect 192.168.77.1 -q --token $tok --retry-interval 1 | el-link up wk0" ||
+	fail "keyx: the source pipeline"
+wait "$kx" || fail "keyx: the destination pipeline"
+A ip -d link show wk0 | grep -q wireguard || fail "keyx: a's wk0 is not a kernel wireguard link"
+B ip -d link show wk0 | grep -q wireguard || fail "keyx: b's wk0 is not a kernel wireguard link"
+B ping -c 3 -W 5 10.0.0.1 >/dev/null || fail "keyx: ping b -> a"
+A ping -c 2 -W 5 10.0.0.2 >/dev/null || fail "keyx: ping a -> b"
+A el-link down wk0 || fail "keyx: down a"
+B el-link down wk0 || fail "keyx: down b"
+ok "el-keygen | el-keyx | el-link on both sides: kernel links, ping both ways"
+
 # Kernel WireGuard here, el-link's userspace WireGuard on the host
 # (tests/qemu/kernel.sh), through qemu's user networking: the host is
 # 10.0.2.2, and its UDP 127.0.0.1:51820 is forwarded to our 51820.
