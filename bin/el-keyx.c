@@ -557,7 +557,7 @@ static void peer_name(int fd, struct conn *c, const struct elk_keyx_config *cfg,
 
 static int run_dest(const struct elk_keyx_config *base)
 {
-	unsigned paired = 0;
+	unsigned slot = 0; /* the next source's place in the address range */
 	size_t printed = 0;
 	int lfd = -1;
 	char port[8];
@@ -581,8 +581,11 @@ static int run_dest(const struct elk_keyx_config *base)
 		enum outcome o;
 		int fd = -1;
 
-		if (elk_keyx_nth_source(base, paired, &cfg))
-			elk_die(ELK_EXIT_NO, "no more source addresses in the network");
+		/* Step over the destination's own addresses, which may sit
+		 * inside the sources' range; past that, the range is full. */
+		for (int skip = 0; elk_keyx_nth_source(base, slot, &cfg); skip++, slot++)
+			if (skip > ELK_KEYX_MAX_ADDRS)
+				elk_die(ELK_EXIT_NO, "no more source addresses in the network");
 		if (lfd >= 0) {
 			c.listen_fd = -1;
 			fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -608,7 +611,7 @@ static int run_dest(const struct elk_keyx_config *base)
 		if (fd >= 0)
 			close(fd);
 		if (o == PAIRED) {
-			paired++;
+			slot++;
 			if (!ON(O_KEEP))
 				break;
 		} else if (lfd < 0) {

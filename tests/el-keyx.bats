@@ -166,6 +166,17 @@ EOF2
 	[ "$(jq -sr '.[0].addresses[0]' "$T/s3.out")" = 10.0.0.4/24 ]
 }
 
+@test "--keep steps over the destination's own address inside the source range" {
+	el-keyx listen --port "$P" --token "$TOKEN" --keep --dest-address 10.0.0.3/24 \
+		< /dev/null > "$T/d.out" 2>/dev/null &
+	wait_port "$P"
+	for i in 1 2 3; do
+		el-keyx connect "127.0.0.1:$P" --token "$TOKEN" < /dev/null > /dev/null 2>&1
+	done
+	sleep 0.2
+	jq -se '[.[] | select(.type == "peer") | .allowed_ips[0]] == ["10.0.0.2/32","10.0.0.4/32","10.0.0.5/32"]' "$T/d.out"
+}
+
 @test "--stdio carries the exchange over any byte stream" {
 	mkfifo "$T/to_dest" "$T/to_src"
 	# read-write opens, so neither side blocks opening its FIFO
