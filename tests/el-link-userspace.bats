@@ -122,7 +122,8 @@ EOF2
 	wgo_start "$T"
 	ping_until "$NSA" 10.0.0.2
 	for p in $(ip netns pids "$NSB"); do kill "$p"; done
-	for _ in $(seq 50); do B wg show wgo0 >/dev/null 2>&1 || break; sleep 0.1; done
+	# until the old process is gone: it holds UDP 51820 to its last breath
+	for _ in $(seq 100); do [ -z "$(ip netns pids "$NSB")" ] && break; sleep 0.05; done
 	wgo_start "$T"
 	# our session is stale for the new wireguard-go; data without an
 	# answer makes us start a new handshake
