@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <netdb.h>
 #include <nettle/sha1.h>
 #include <stdio.h>
@@ -123,7 +124,8 @@ int elk_addr_from_name(const struct elk_cidr *net, const char *name, struct elk_
 	return 0;
 }
 
-int elk_endpoint_split(const char *s, char *host, size_t hostlen, uint16_t *port)
+static int endpoint_split(const char *s, char *host, size_t hostlen, uint16_t *port,
+			  bool zero_ok)
 {
 	const char *colon, *h = s;
 	size_t hl;
@@ -150,7 +152,7 @@ int elk_endpoint_split(const char *s, char *host, size_t hostlen, uint16_t *port
 	    strlen(colon + 1) > 5)
 		return -EINVAL;
 	p = strtoul(colon + 1, &end, 10);
-	if (p == 0 || p > 65535)
+	if ((p == 0 && !zero_ok) || p > 65535)
 		return -EINVAL;
 	memcpy(host, h, hl);
 	host[hl] = 0;
@@ -158,6 +160,16 @@ int elk_endpoint_split(const char *s, char *host, size_t hostlen, uint16_t *port
 		return -EINVAL;
 	*port = (uint16_t)p;
 	return 0;
+}
+
+int elk_endpoint_split(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	return endpoint_split(s, host, hostlen, port, false);
+}
+
+int elk_endpoint_split_any_port(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	return endpoint_split(s, host, hostlen, port, true);
 }
 
 int elk_endpoint_resolve(const char *in, char *out, size_t cap)

@@ -46,6 +46,8 @@ int elk_addr_from_name(const struct elk_cidr *net, const char *name, struct elk_
 /* "HOST:PORT", "[V6]:PORT" or "V4:PORT": splits an endpoint into host and
  * port without resolving it. 0 or -EINVAL. */
 int elk_endpoint_split(const char *s, char *host, size_t hostlen, uint16_t *port);
+/* The same, but port 0 is allowed (facts on the wire may carry it). */
+int elk_endpoint_split_any_port(const char *s, char *host, size_t hostlen, uint16_t *port);
 
 /* Resolves the host of an endpoint (getaddrinfo, UDP) and writes the first
  * answer in numeric form ("IP:PORT" or "[IPv6]:PORT") to out. 0, -EINVAL

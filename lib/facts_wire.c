@@ -869,35 +869,12 @@ out:
 static int endpoint_from_string(const char *s, struct elk_fact *f)
 {
 	char host[INET6_ADDRSTRLEN];
-	const char *colon, *h = s;
-	size_t hl;
-	unsigned long port;
+	uint16_t port;
 	bool br = *s == '[';
 
-	if (br) {
-		const char *close = strchr(s, ']');
-
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		h = s + 1;
-		hl = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strchr(s, ':');
-		if (!colon)
-			return -EINVAL;
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= sizeof(host))
+	/* The split is addr.c's; a name is no endpoint here. */
+	if (elk_endpoint_split_any_port(s, host, sizeof(host), &port))
 		return -EINVAL;
-	if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-	    strlen(colon + 1) > 5)
-		return -EINVAL;
-	port = strtoul(colon + 1, NULL, 10);
-	if (port > 65535)
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = 0;
 	if (!br && inet_pton(AF_INET, host, f->v.endpoint.addr) == 1) {
 		f->attr = ELK_FACT_ENDPOINT_V4;
 	} else if (br && inet_pton(AF_INET6, host, f->v.endpoint.addr) == 1) {
@@ -911,7 +888,7 @@ static int endpoint_from_string(const char *s, struct elk_fact *f)
 	} else {
 		return -EINVAL;
 	}
-	f->v.endpoint.port = (uint16_t)port;
+	f->v.endpoint.port = port;
 	return 0;
 }
 

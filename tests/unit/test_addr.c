@@ -136,8 +136,22 @@ static void endpoints(void)
 	}
 }
 
+static void port_zero(void)
+{
+	char host[64];
+	uint16_t port = 9;
+
+	T_CHECK(elk_endpoint_split("192.0.2.1:0", host, sizeof(host), &port) == -EINVAL,
+		"port 0 is no endpoint to send to");
+	T_CHECK(elk_endpoint_split_any_port("192.0.2.1:0", host, sizeof(host), &port) == 0 &&
+			port == 0 && !strcmp(host, "192.0.2.1"), "but a fact may carry it");
+	T_CHECK(elk_endpoint_split_any_port("[::1]:65536", host, sizeof(host), &port) == -EINVAL,
+		"65536 still is not a port");
+}
+
 int main(void)
 {
+	port_zero();
 	vectors();
 	cidrs();
 	endpoints();
