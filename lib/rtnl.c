@@ -74,16 +74,26 @@ static int talk(struct elk_rtnl *r, struct nlmsghdr *nlh)
 	return talk_cb(r, nlh, NULL, NULL);
 }
 
-int elk_rtnl_link_set(struct elk_rtnl *r, int ifindex, bool up, unsigned mtu)
+/* The start of every link message: header and ifinfomsg for ifindex
+ * (0: by name, in an attribute the caller adds). */
+static struct nlmsghdr *link_msg(char *buf, uint16_t type, int ifindex)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifm;
 
-	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh->nlmsg_type = type;
 	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 	ifm->ifi_family = AF_UNSPEC;
 	ifm->ifi_index = ifindex;
+	return nlh;
+}
+
+int elk_rtnl_link_set(struct elk_rtnl *r, int ifindex, bool up, unsigned mtu)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, ifindex);
+	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+
 	ifm->ifi_change = IFF_UP;
 	ifm->ifi_flags = up ? IFF_UP : 0;
 	if (mtu)
@@ -94,14 +104,9 @@ int elk_rtnl_link_set(struct elk_rtnl *r, int ifindex, bool up, unsigned mtu)
 int elk_rtnl_link_no_addrgen(struct elk_rtnl *r, int ifindex)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, ifindex);
 	struct nlattr *spec, *inet6;
 
-	nlh->nlmsg_type = RTM_NEWLINK;
-	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = ifindex;
 	spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
 	inet6 = mnl_attr_nest_start(nlh, AF_INET6);
 	mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
@@ -200,15 +205,11 @@ int elk_rtnl_apply_device(struct elk_rtnl *r, int ifindex, const struct elk_devi
 int elk_rtnl_link_add(struct elk_rtnl *r, const char *name, const char *kind)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifm;
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0);
 	struct nlattr *info;
 
-	nlh->nlmsg_type = RTM_NEWLINK;
 	/* EXCL: a link of that name is someone else's; never take it over. */
 	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	ifm->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
@@ -219,14 +220,8 @@ int elk_rtnl_link_add(struct elk_rtnl *r, const char *name, const char *kind)
 int elk_rtnl_link_del(struct elk_rtnl *r, int ifindex)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifm;
 
-	nlh->nlmsg_type = RTM_DELLINK;
-	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = ifindex;
-	return talk(r, nlh);
+	return talk(r, link_msg(buf, RTM_DELLINK, ifindex));
 }
 
 struct kind_buf {
@@ -255,17 +250,11 @@ static int kind_cb(const struct nlmsghdr *nlh, void *data)
 int elk_rtnl_link_kind(struct elk_rtnl *r, int ifindex, char *kind, size_t cap)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifm;
 	struct kind_buf k = { kind, cap };
 
 	if (cap)
 		kind[0] = 0;
-	nlh->nlmsg_type = RTM_GETLINK;
-	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = ifindex;
-	return talk_cb(r, nlh, kind_cb, &k);
+	return talk_cb(r, link_msg(buf, RTM_GETLINK, ifindex), kind_cb, &k);
 }
 
 static bool has_prefix(const struct elk_device *d, const struct elk_cidr *c)
