@@ -20,7 +20,7 @@
 
 static const char help[] =
 "Usage: el-trust [--policy FILE] [--iface IFACE | --device FILE] [--self PUBKEY]\n"
-"                [--peers] [--explain]\n"
+"                [--peers [--stale S] [--try S]] [--explain]\n"
 "\n"
 "Reads fact records on stdin and prints the ones it believes, byte for byte;\n"
 "with --peers, folds them into peer records for el-link apply instead, as\n"
@@ -41,6 +41,12 @@ static const char help[] =
 "  --device FILE   read them from iface/peer/status records (env EL_TRUST_DEVICE)\n"
 "  --self PUBKEY   our public key; else the device's (env EL_TRUST_SELF)\n"
 "  --peers         print peer records, not facts (env EL_TRUST_PEERS=1)\n"
+"  --stale S       with --peers: allowed IPs from facts go to a peer only while\n"
+"                  facts from that peer itself arrived within S seconds; 0 turns\n"
+"                  this off (default 65, two alive periods and a cycle;\n"
+"                  env EL_TRUST_STALE)\n"
+"  --try S         with --peers: an unhealthy peer's endpoint moves to the next\n"
+"                  candidate every S seconds; 0 never (default 15; env EL_TRUST_TRY)\n"
 "  --explain       say on stderr why each rejected fact was rejected\n"
 "                  (env EL_TRUST_EXPLAIN=1)\n"
 "  -h, --help      this help;  --version  the version\n"
@@ -54,6 +60,7 @@ static const char help[] =
 "Exit: 0 ok, 100 usage or malformed input, 111 system failure. See el-trust(1).\n";
 
 static bool explain;
+static unsigned stale_s = 65, try_s = 15;
 static int worst = ELK_EXIT_OK;
 
 static bool env_flag(const char *name)
@@ -201,12 +208,13 @@ static void sync_or_die(struct elk_trust_fold *t, json_t *out)
 	emit(out);
 }
 
-/* Waits for input, waking up when the next fact expires so that removals
- * go out on time even while the sender is quiet. */
+/* Waits for input, waking up when the fold has something to say on its
+ * own (a fact expires, a peer turns stale, an endpoint is due) so that the
+ * records go out on time even while the sender is quiet. */
 static void wait_input(struct elk_trust_fold *t, json_t *out)
 {
 	for (;;) {
-		int64_t next = t ? elk_trust_fold_next_expiry(t) : -1;
+		int64_t next = t ? elk_trust_fold_next_event(t) : -1;
 		int ms = -1;
 		struct pollfd p = { .fd = 0, .events = POLLIN };
 
@@ -239,6 +247,10 @@ static void run(const struct elk_trust_policy *policy, const struct elk_device *
 
 	if (!out || (peers && elk_trust_fold_init(&fold, policy, d, self, time(NULL))))
 		elk_die(ELK_EXIT_SYS, "out of memory");
+	if (peers) {
+		fold.stale = stale_s;
+		fold.try_every = try_s;
+	}
 	/* Unbuffered, so that poll() on fd 0 sees every line stdio has not
 	 * taken yet: facts are few and small. */
 	if (peers)
@@ -280,6 +292,9 @@ static void run(const struct elk_trust_policy *policy, const struct elk_device *
 		}
 		attr = json_string_value(json_object_get(rec, "attribute"));
 		if (peers) {
+			/* Whatever it says, it came over the source's tunnel. */
+			if (elk_trust_fold_heard(&fold, f.source, mono_now()))
+				elk_die(ELK_EXIT_SYS, "out of memory");
 			r = elk_trust_fold_add(&fold, &f, mono_now_up());
 			if (r < 0)
 				elk_die(ELK_EXIT_SYS, "out of memory");
@@ -309,6 +324,7 @@ static void run(const struct elk_trust_policy *policy, const struct elk_device *
 int main(int argc, char **argv)
 {
 	const char *policy_path = NULL, *iface = NULL, *device = NULL, *self_s = NULL;
+	const char *stale_o = NULL, *try_o = NULL;
 	bool peers = false;
 	struct elk_trust_policy policy = { 0 };
 	struct elk_device d = { 0 };
@@ -333,6 +349,10 @@ int main(int argc, char **argv)
 			v = &device;
 		else if (!strcmp(a, "--self"))
 			v = &self_s;
+		else if (!strcmp(a, "--stale"))
+			v = &stale_o;
+		else if (!strcmp(a, "--try"))
+			v = &try_o;
 		else if (a[0] == '-' && a[1])
 			elk_die_usage("unknown option %s", a);
 		else
@@ -352,6 +372,8 @@ int main(int argc, char **argv)
 	self_s = elk_opt_env(self_s, "EL_TRUST_SELF");
 	peers = peers || env_flag("EL_TRUST_PEERS");
 	explain = explain || env_flag("EL_TRUST_EXPLAIN");
+	stale_s = elk_opt_seconds(stale_o, "EL_TRUST_STALE", "--stale", stale_s, 0, 86400);
+	try_s = elk_opt_seconds(try_o, "EL_TRUST_TRY", "--try", try_s, 0, 86400);
 	if (iface && device)
 		elk_die_usage("--iface and --device are two views of the device: give one");
 	if (iface && !elk_ifname_valid(iface))

@@ -96,3 +96,20 @@ const char *elk_opt_env(const char *cli, const char *env)
 		return v;
 	return NULL;
 }
+
+unsigned elk_opt_seconds(const char *cli, const char *env, const char *name, unsigned dflt,
+			 unsigned min, unsigned max)
+{
+	const char *s = elk_opt_env(cli, env);
+	char *end;
+	unsigned long v;
+
+	if (!s)
+		return dflt;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max)
+		elk_die_usage("%s: \"%.32s\" is not a number of seconds in %u..%u", name, s, min,
+			      max);
+	return (unsigned)v;
+}

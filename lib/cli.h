@@ -48,4 +48,10 @@ void elk_std_opts(int argc, char **argv, const char *help);
  * variable env (may be NULL), else NULL. */
 const char *elk_opt_env(const char *cli, const char *env);
 
+/* A whole number of seconds from the command line or env, as elk_opt_env
+ * finds it: dflt when neither is set; outside min..max or not a number,
+ * dies with usage naming the option. */
+unsigned elk_opt_seconds(const char *cli, const char *env, const char *name, unsigned dflt,
+			 unsigned min, unsigned max);
+
 #endif

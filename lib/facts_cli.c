@@ -16,23 +16,6 @@
 
 #define MAX_LIST 64
 
-static unsigned num_opt(const char *cli, const char *env, const char *name, unsigned dflt,
-			unsigned min, unsigned max)
-{
-	const char *s = elk_opt_env(cli, env);
-	char *end;
-	unsigned long v;
-
-	if (!s)
-		return dflt;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max)
-		elk_die_usage("%s: \"%.32s\" is not a number of seconds in %u..%u", name, s, min,
-			      max);
-	return (unsigned)v;
-}
-
 int elk_facts_cli(int argc, char **argv)
 {
 	const char *cmd = argv[0], *ifname = NULL, *key = NULL;
@@ -100,7 +83,7 @@ int elk_facts_cli(int argc, char **argv)
 	o.local.n_exclude = nexc;
 	o.local.routes = routes;
 	o.local.n_routes = nroutes;
-	o.local.ttl = num_opt(ttl, "EL_FACTS_TTL", "--ttl", ELK_FACT_TTL_DEFAULT, 1,
+	o.local.ttl = elk_opt_seconds(ttl, "EL_FACTS_TTL", "--ttl", ELK_FACT_TTL_DEFAULT, 1,
 			      ELK_FACT_TTL_MAX);
 	/* A boot id per process start: peers that see it change know we
 	 * forgot what they told us. */
@@ -127,8 +110,8 @@ int elk_facts_cli(int argc, char **argv)
 			elk_die_sys("cannot write to stdout");
 		return ELK_EXIT_OK;
 	}
-	o.cycle = num_opt(cycle, "EL_FACTS_CYCLE", "--cycle", 5, 1, 3600);
-	o.alive = num_opt(alive, "EL_FACTS_ALIVE", "--alive", 30, 1, ELK_FACT_TTL_MAX);
+	o.cycle = elk_opt_seconds(cycle, "EL_FACTS_CYCLE", "--cycle", 5, 1, 3600);
+	o.alive = elk_opt_seconds(alive, "EL_FACTS_ALIVE", "--alive", 30, 1, ELK_FACT_TTL_MAX);
 	key = elk_opt_env(key, "EL_FACTS_KEY");
 	if (key) {
 		/* Never quote the value: it is a private key. */

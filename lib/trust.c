@@ -304,6 +304,7 @@ static struct elk_trust_view *view_add(struct elk_trust_fold *t, const uint8_t k
 
 	memset(v, 0, sizeof(*v));
 	memcpy(v->key, key, ELK_KEY_LEN);
+	v->heard = v->endpoint_set = -1;
 	return v;
 }
 
@@ -314,6 +315,14 @@ static struct elk_cidr *cidr_dup(const struct elk_cidr *c, size_t n)
 	if (d && n)
 		memcpy(d, c, n * sizeof(*d));
 	return d;
+}
+
+static struct elk_cidr link_local(const uint8_t key[ELK_KEY_LEN])
+{
+	struct elk_cidr c = { .family = AF_INET6, .len = 128 };
+
+	elk_addr_ll_from_key(key, c.addr);
+	return c;
 }
 
 int elk_trust_fold_init(struct elk_trust_fold *t, const struct elk_trust_policy *policy,
@@ -347,9 +356,17 @@ int elk_trust_fold_init(struct elk_trust_fold *t, const struct elk_trust_policy 
 			if (!cidr_in(v->base_ips, v->n_base_ips, &c))
 				v->base_ips[v->n_base_ips++] = c;
 		}
-		if (!(v->ips = cidr_dup(v->base_ips, v->n_base_ips)))
+		/* What the device has: its own, and the link-local address
+		 * el-facts gossip gives every peer (or will, within a cycle). */
+		v->ips = malloc((v->n_base_ips + 1) * sizeof(struct elk_cidr));
+		if (!v->ips)
 			goto nomem;
+		memcpy(v->ips, v->base_ips, v->n_base_ips * sizeof(struct elk_cidr));
 		v->n_ips = v->n_base_ips;
+		struct elk_cidr ll = link_local(p->public_key);
+
+		if (!cidr_in(v->ips, v->n_ips, &ll))
+			v->ips[v->n_ips++] = ll;
 		if (p->flags & ELK_PEER_ENDPOINT)
 			snprintf(v->endpoint, sizeof(v->endpoint), "%s", p->endpoint);
 	}
@@ -394,6 +411,17 @@ static bool same_fact(const struct elk_trust_fact *a, const struct elk_trust_fac
 	return true;
 }
 
+int elk_trust_fold_heard(struct elk_trust_fold *t, const uint8_t source[ELK_KEY_LEN], int64_t now)
+{
+	struct elk_trust_view *v = view_find(t, source);
+
+	if (!v && !(v = view_add(t, source)))
+		return -ENOMEM;
+	if (now > v->heard)
+		v->heard = now;
+	return 0;
+}
+
 int elk_trust_fold_add(struct elk_trust_fold *t, const struct elk_trust_fact *f, int64_t now)
 {
 	enum elk_trust_rule r = fold_judge(t, f);
@@ -418,6 +446,7 @@ int elk_trust_fold_add(struct elk_trust_fold *t, const struct elk_trust_fact *f,
 			t->cap_facts = cap;
 		}
 		t->n_facts++;
+		t->facts[i].tried = -1;
 	}
 	t->facts[i].f = *f;
 	t->facts[i].expires = now + f->ttl;
@@ -425,13 +454,59 @@ int elk_trust_fold_add(struct elk_trust_fold *t, const struct elk_trust_fact *f,
 	return r;
 }
 
-int64_t elk_trust_fold_next_expiry(const struct elk_trust_fold *t)
+static bool healthy(const struct elk_trust_fold *t, const struct elk_trust_view *v, int64_t now)
+{
+	return !t->stale || (v->heard >= 0 && now - v->heard < t->stale);
+}
+
+/* Whether the fold may move v's endpoint to another candidate (with two
+ * or more, one of them is always another). */
+static bool may_rotate(const struct elk_trust_fold *t, const struct elk_trust_view *v)
+{
+	return t->try_every && v->on_device && !v->healthy && !v->connected &&
+	       v->endpoint_set >= 0;
+}
+
+static size_t candidates(const struct elk_trust_fold *t, const struct elk_trust_view *v)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n_facts && n < 2; i++) {
+		const struct elk_trust_stored *s = &t->facts[i];
+
+		if (s->f.attr != ELK_TATTR_ENDPOINT || !elk_key_eq(s->f.subject, v->key) ||
+		    fold_judge(t, &s->f) != ELK_TRULE_BELIEVED)
+			continue;
+		/* distinct endpoints only: count this one if no earlier
+		 * believed fact about v names it */
+		bool seen = false;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = t->facts[j].f.attr == ELK_TATTR_ENDPOINT &&
+			       elk_key_eq(t->facts[j].f.subject, v->key) &&
+			       !strcmp(t->facts[j].f.endpoint, s->f.endpoint) &&
+			       fold_judge(t, &t->facts[j].f) == ELK_TRULE_BELIEVED;
+		n += !seen;
+	}
+	return n;
+}
+
+int64_t elk_trust_fold_next_event(const struct elk_trust_fold *t)
 {
 	int64_t m = -1;
 
+#define EARLIER(x) do { if (m < 0 || (x) < m) m = (x); } while (0)
 	for (size_t i = 0; i < t->n_facts; i++)
-		if (m < 0 || t->facts[i].expires < m)
-			m = t->facts[i].expires;
+		EARLIER(t->facts[i].expires);
+	for (size_t i = 0; i < t->n_views; i++) {
+		const struct elk_trust_view *v = &t->views[i];
+
+		if (t->stale && v->healthy && v->heard >= 0)
+			EARLIER(v->heard + t->stale);
+		if (may_rotate(t, v) && candidates(t, v) >= 2)
+			EARLIER(v->endpoint_set + t->try_every);
+	}
+#undef EARLIER
 	return m;
 }
 
@@ -447,19 +522,23 @@ static json_t *cidr_json(const struct elk_cidr *c, size_t n)
 	return a;
 }
 
-/* What the believed facts say of one subject. ips must hold base + every
- * stored fact; the caller frees it. */
+/* What the believed facts say of one subject. ips must hold base, the
+ * link-local address and every stored fact; the caller frees it. */
 struct wanted {
 	bool member;
 	struct elk_cidr *ips;
 	size_t n_ips;
 	const char *endpoint;    /* the newest vouched endpoint */
 	bool endpoint_vouched;   /* the view's current endpoint is among them */
+	const char *next;        /* the vouched candidate least recently tried */
 };
 
-static int want(const struct elk_trust_fold *t, const struct elk_trust_view *v, struct wanted *w)
+static int want(const struct elk_trust_fold *t, const struct elk_trust_view *v, bool ok,
+		struct wanted *w)
 {
 	uint64_t best = 0;
+	const struct elk_trust_stored *next = NULL;
+	struct elk_cidr ll = link_local(v->key);
 
 	memset(w, 0, sizeof(*w));
 	w->ips = malloc((v->n_base_ips + t->n_facts + 1) * sizeof(*w->ips));
@@ -468,6 +547,8 @@ static int want(const struct elk_trust_fold *t, const struct elk_trust_view *v, 
 	if (v->n_base_ips)
 		memcpy(w->ips, v->base_ips, v->n_base_ips * sizeof(*w->ips));
 	w->n_ips = v->n_base_ips;
+	if (!cidr_in(w->ips, w->n_ips, &ll))
+		w->ips[w->n_ips++] = ll;
 	for (size_t i = 0; i < t->n_facts; i++) {
 		const struct elk_trust_stored *s = &t->facts[i];
 
@@ -478,7 +559,8 @@ static int want(const struct elk_trust_fold *t, const struct elk_trust_view *v, 
 			w->member = true;
 			break;
 		case ELK_TATTR_ALLOWED_IP:
-			if (!cidr_in(w->ips, w->n_ips, &s->f.allowed))
+			/* Only a healthy peer gets what facts route to it. */
+			if (ok && !cidr_in(w->ips, w->n_ips, &s->f.allowed))
 				w->ips[w->n_ips++] = s->f.allowed;
 			break;
 		case ELK_TATTR_ENDPOINT:
@@ -488,11 +570,16 @@ static int want(const struct elk_trust_fold *t, const struct elk_trust_view *v, 
 			}
 			if (!strcmp(s->f.endpoint, v->endpoint))
 				w->endpoint_vouched = true;
+			else if (!next || s->tried < next->tried ||
+				 (s->tried == next->tried && s->seq > next->seq))
+				next = s;
 			break;
 		default:
 			break;
 		}
 	}
+	if (next)
+		w->next = next->f.endpoint;
 	return 0;
 }
 
@@ -505,14 +592,29 @@ static json_t *peer_rec(const uint8_t key[ELK_KEY_LEN])
 	return o;
 }
 
-static int sync_one(struct elk_trust_fold *t, struct elk_trust_view *v, json_t *out)
+static void set_endpoint(struct elk_trust_fold *t, struct elk_trust_view *v, const char *ep,
+			 int64_t now, json_t *o)
+{
+	snprintf(v->endpoint, sizeof(v->endpoint), "%s", ep);
+	v->endpoint_set = now;
+	for (size_t i = 0; i < t->n_facts; i++)
+		if (t->facts[i].f.attr == ELK_TATTR_ENDPOINT &&
+		    elk_key_eq(t->facts[i].f.subject, v->key) &&
+		    !strcmp(t->facts[i].f.endpoint, ep))
+			t->facts[i].tried = now;
+	json_object_set_new(o, "endpoint", json_string(ep));
+}
+
+static int sync_one(struct elk_trust_fold *t, struct elk_trust_view *v, int64_t now, json_t *out)
 {
 	struct wanted w;
 	json_t *o = NULL;
-	bool endpoint = false, ips = false;
+	const char *endpoint = NULL;
+	bool ips = false;
 	int r;
 
-	if ((r = want(t, v, &w)))
+	v->healthy = healthy(t, v, now);
+	if ((r = want(t, v, v->healthy, &w)))
 		return r;
 	if (!v->on_device) {
 		if (!w.member)
@@ -520,7 +622,7 @@ static int sync_one(struct elk_trust_fold *t, struct elk_trust_view *v, json_t *
 		/* A new member: everything we know of it in one record. */
 		v->on_device = v->added = true;
 		ips = true;
-		endpoint = w.endpoint != NULL;
+		endpoint = w.endpoint;
 		o = peer_rec(v->key);
 		json_object_set_new(o, "allowed_ips", cidr_json(w.ips, w.n_ips));
 	} else if (v->added && !w.member) {
@@ -530,12 +632,19 @@ static int sync_one(struct elk_trust_fold *t, struct elk_trust_view *v, json_t *
 		v->on_device = v->added = false;
 		v->n_ips = 0;
 		v->endpoint[0] = 0;
+		v->endpoint_set = -1;
 		goto emit;
 	} else {
 		ips = !cidr_set_eq(w.ips, w.n_ips, v->ips, v->n_ips);
 		/* A working endpoint stays; one no fact vouches for is
-		 * replaced by the newest that one does. */
-		endpoint = w.endpoint && !v->connected && !w.endpoint_vouched;
+		 * replaced by the newest that one does; an unhealthy peer's
+		 * moves on to the next candidate in its time. */
+		if (t->stale && v->healthy)
+			endpoint = NULL;
+		else if (w.endpoint && !v->connected && !w.endpoint_vouched)
+			endpoint = w.endpoint;
+		else if (may_rotate(t, v) && w.next && now - v->endpoint_set >= t->try_every)
+			endpoint = w.next;
 		if (!ips && !endpoint)
 			goto done;
 		o = peer_rec(v->key);
@@ -555,10 +664,8 @@ static int sync_one(struct elk_trust_fold *t, struct elk_trust_view *v, json_t *
 		v->ips = c;
 		v->n_ips = w.n_ips;
 	}
-	if (endpoint) {
-		snprintf(v->endpoint, sizeof(v->endpoint), "%s", w.endpoint);
-		json_object_set_new(o, "endpoint", json_string(w.endpoint));
-	}
+	if (endpoint)
+		set_endpoint(t, v, endpoint, now, o);
 emit:
 	if (!o || json_array_append_new(out, o))
 		r = -ENOMEM;
@@ -586,7 +693,7 @@ int elk_trust_fold_sync(struct elk_trust_fold *t, int64_t now, json_t *out)
 	 * facts about that subject are believed, since sources are judged by
 	 * the base device. */
 	for (i = 0; i < t->n_views; i++)
-		if ((r = sync_one(t, &t->views[i], out)))
+		if ((r = sync_one(t, &t->views[i], now, out)))
 			return r;
 	return 0;
 }

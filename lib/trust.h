@@ -131,11 +131,24 @@ enum elk_trust_rule elk_trust_judge(const struct elk_trust_policy *policy,
  * the base device (what was configured by other means), never from peers
  * the fold added, so trust cannot grow by facts alone; whether a subject is
  * known is taken from the base device plus the fold's own changes. Only
- * peers the fold added are ever removed. */
+ * peers the fold added are ever removed.
+ *
+ * Health (wirelink's rule, with the alive fact as the proof): when stale is
+ * set, allowed IPs that facts give a peer are configured only while that
+ * peer is healthy, that is while facts from it (any fact whose source it
+ * is: el-facts gossip accepts those only over its own tunnel) arrived less
+ * than stale seconds ago. An unhealthy peer keeps what was configured by
+ * other means and its link-local address, so gossip goes on trying it, and
+ * its traffic takes the longest prefix left, such as a router's network.
+ * While it is unhealthy and without a recent handshake, its endpoint moves
+ * every try_every seconds to the vouched candidate least recently tried.
+ * Every peer the fold writes allowed IPs for keeps its key-derived
+ * link-local address (el-keygen addr --ll). */
 struct elk_trust_stored {
 	struct elk_trust_fact f;
 	int64_t expires; /* monotonic seconds */
 	uint64_t seq;    /* arrival order: the newest endpoint is tried first */
+	int64_t tried;   /* ELK_TATTR_ENDPOINT: when the fold last set it, or -1 */
 };
 
 struct elk_trust_view {
@@ -143,6 +156,9 @@ struct elk_trust_view {
 	bool on_device;           /* as the device will be after our records */
 	bool added;               /* on_device because of us */
 	bool connected;           /* a recent handshake when the base was read */
+	bool healthy;             /* as of the last sync */
+	int64_t heard;            /* last fact from it (monotonic seconds), or -1 */
+	int64_t endpoint_set;     /* when the fold last set its endpoint, or -1 */
 	struct elk_cidr *base_ips; /* configured by other means: never taken away */
 	size_t n_base_ips;
 	struct elk_cidr *ips;     /* what the device has, as far as we know */
@@ -155,6 +171,8 @@ struct elk_trust_fold {
 	const struct elk_device *base;         /* borrowed */
 	uint8_t self[ELK_KEY_LEN];
 	bool have_self;
+	int64_t stale;     /* seconds; 0 (the default after init): every peer healthy */
+	int64_t try_every; /* seconds; 0 (the default): no endpoint rotation */
 	struct elk_trust_stored *facts;
 	size_t n_facts, cap_facts;
 	struct elk_trust_view *views;
@@ -164,10 +182,14 @@ struct elk_trust_fold {
 
 /* base_wall: Unix time at which base was read, to tell which of its peers
  * had a recent handshake (their endpoints are left alone). self may be
- * NULL. 0 or -ENOMEM. */
+ * NULL. stale and try_every start at 0: set them after init. 0 or -ENOMEM. */
 int elk_trust_fold_init(struct elk_trust_fold *t, const struct elk_trust_policy *policy,
 			const struct elk_device *base, const uint8_t *self, int64_t base_wall);
 void elk_trust_fold_free(struct elk_trust_fold *t);
+
+/* Notes that a fact from source arrived at now (whatever it says and
+ * whether or not it is believed): the tunnel to source works. 0 or -ENOMEM. */
+int elk_trust_fold_heard(struct elk_trust_fold *t, const uint8_t source[ELK_KEY_LEN], int64_t now);
 
 /* Judges f now; a believed endpoint, allowed_ip or member fact is stored
  * (a re-announcement refreshes its expiry) until now + ttl. Returns the
@@ -177,11 +199,14 @@ int elk_trust_fold_add(struct elk_trust_fold *t, const struct elk_trust_fact *f,
 /* Drops facts expired at now, re-judges the rest and appends to out (a JSON
  * array) the `peer` records that bring the device to the believed peer set:
  * new members, changed allowed IPs (replace_allowed_ips), endpoints for
- * peers without a recent handshake whose endpoint no fact vouches for,
- * removals of peers the fold added. 0 or -ENOMEM. */
+ * peers without a recent handshake whose endpoint no fact vouches for (and,
+ * with try_every, the next candidate for an unhealthy one), removals of
+ * peers the fold added. 0 or -ENOMEM. */
 int elk_trust_fold_sync(struct elk_trust_fold *t, int64_t now, json_t *out);
 
-/* Monotonic second at which the next stored fact expires, or -1. */
-int64_t elk_trust_fold_next_expiry(const struct elk_trust_fold *t);
+/* Monotonic second at which a sync may next have something to say with no
+ * new input (a fact expires, a peer turns stale, an endpoint is due for a
+ * change), or -1. */
+int64_t elk_trust_fold_next_event(const struct elk_trust_fold *t);
 
 #endif

@@ -11,7 +11,7 @@ setup() {
 	export PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
 	T=$(mktemp -d)
 	unset EL_TRUST_POLICY EL_TRUST_IFACE EL_TRUST_DEVICE EL_TRUST_SELF EL_TRUST_PEERS EL_TRUST_EXPLAIN
-	for n in self router host newc stranger; do el-keygen > "$T/$n.json"; done
+	for n in self router host newc stranger; do el-keygen --out "$T/$n.json"; done
 	SELF=$(pub self) ROUTER=$(pub router) HOST=$(pub host) NEWC=$(pub newc) STRANGER=$(pub stranger)
 	# Our device: a router (it routes 10.2.0.0/16) and a host peer.
 	{
@@ -23,6 +23,8 @@ setup() {
 teardown() { rm -rf "$T"; }
 
 pub() { jq -r .public_key "$T/$1.json"; }
+# the key-derived link-local address every peer el-trust writes keeps
+ll() { el-keygen addr --ll "$1" | jq -r '.address + "/128"'; }
 # fact SUBJECT ATTRIBUTE VALUE(JSON) SOURCE [TTL]
 fact() {
 	printf '{"type":"fact","subject":"%s","attribute":"%s","value":%s,"ttl":%s,"source":"%s"}\n' \
@@ -133,6 +135,10 @@ fact() {
 
 @test "--peers: a router's member fact makes a peer record el-link apply takes" {
 	{
+		# Both peers are heard from (over their own tunnels, as far as
+		# el-trust knows): they may have the allowed IPs facts give.
+		fact "$NEWC" alive '"00112233445566778899aabbccddeeff"' "$NEWC"
+		fact "$HOST" alive '"00112233445566778899aabbccddeeff"' "$HOST"
 		fact "$NEWC" allowed_ip '"10.7.0.0/24"' "$ROUTER"
 		fact "$NEWC" endpoint '"192.0.2.7:51820"' "$ROUTER"
 		fact "$NEWC" member null "$ROUTER"
@@ -142,10 +148,10 @@ fact() {
 	run el-trust --device "$T/dev.json" --peers < "$T/in"
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
-	printf '%s\n' "${lines[0]}" | jq -e --arg k "$NEWC" \
-		'. == {type:"peer",public_key:$k,allowed_ips:["10.7.0.0/24"],endpoint:"192.0.2.7:51820"}'
-	printf '%s\n' "${lines[1]}" | jq -e --arg k "$HOST" \
-		'. == {type:"peer",public_key:$k,replace_allowed_ips:true,allowed_ips:["10.0.0.3/32","10.3.0.0/16"]}'
+	printf '%s\n' "${lines[0]}" | jq -e --arg k "$NEWC" --arg ll "$(ll "$NEWC")" \
+		'. == {type:"peer",public_key:$k,allowed_ips:[$ll,"10.7.0.0/24"],endpoint:"192.0.2.7:51820"}'
+	printf '%s\n' "${lines[1]}" | jq -e --arg k "$HOST" --arg ll "$(ll "$HOST")" \
+		'. == {type:"peer",public_key:$k,replace_allowed_ips:true,allowed_ips:["10.0.0.3/32",$ll,"10.3.0.0/16"]}'
 	# The project's one model (the parser el-link apply uses) takes them:
 	# fed back as a device view, they describe the device we asked for.
 	{ cat "$T/dev.json"; printf '%s\n' "$output"; } > "$T/dev2.json"
@@ -175,7 +181,8 @@ fact() {
 	} | el-trust --device "$T/dev.json" --peers > "$T/out" &
 	# The member's record is out while the writer still sleeps.
 	for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$T/out" ] && break; sleep 0.1; done
-	head -1 "$T/out" | jq -e --arg k "$NEWC" '. == {type:"peer",public_key:$k,allowed_ips:[]}'
+	head -1 "$T/out" | jq -e --arg k "$NEWC" --arg ll "$(ll "$NEWC")" \
+		'. == {type:"peer",public_key:$k,allowed_ips:[$ll]}'
 	# A fact lives at least its ttl: nothing is removed within the first second.
 	sleep 0.5
 	[ "$(wc -l < "$T/out")" -eq 1 ]
@@ -194,4 +201,40 @@ fact() {
 	[ -n "$(el-trust --device "$T/show.json" < "$T/in")" ]
 	# ... but a peer with a fresh handshake keeps the endpoint that works.
 	[ -z "$(el-trust --device "$T/show.json" --peers < "$T/in")" ]
+}
+
+@test "--peers: facts' allowed IPs only while the peer itself is heard from" {
+	# NEWC joins through the router with a network and two endpoints; it
+	# speaks once, then falls silent for longer than --stale.
+	{
+		fact "$NEWC" allowed_ip '"10.7.0.0/24"' "$ROUTER"
+		fact "$NEWC" endpoint '"192.0.2.7:51820"' "$ROUTER"
+		fact "$NEWC" endpoint '"198.51.100.7:51820"' "$ROUTER"
+		fact "$NEWC" member null "$ROUTER"
+		sleep 1.2
+		fact "$NEWC" alive '"00112233445566778899aabbccddeeff"' "$NEWC"
+		sleep 4.5
+	} | el-trust --device "$T/dev.json" --peers --stale 2 --try 1 > "$T/out"
+	cat "$T/out"
+	l=$(ll "$NEWC")
+	# added with its link-local address only, at the newest candidate
+	jq -se --arg k "$NEWC" --arg ll "$l" '.[0] ==
+		{type:"peer",public_key:$k,allowed_ips:[$ll],endpoint:"198.51.100.7:51820"}' "$T/out"
+	# silent: the endpoint moves to the other candidate after a second
+	jq -se --arg k "$NEWC" '.[1] == {type:"peer",public_key:$k,endpoint:"192.0.2.7:51820"}' "$T/out"
+	# heard: the network goes in, and the endpoint stays while healthy
+	jq -se --arg k "$NEWC" --arg ll "$l" 'map(select(.allowed_ips)) | .[1] ==
+		{type:"peer",public_key:$k,replace_allowed_ips:true,allowed_ips:[$ll,"10.7.0.0/24"]}' "$T/out"
+	jq -se 'map(.allowed_ips | length) | index(2) as $in | .[$in + 1] == 1' "$T/out"
+	# silent for --stale seconds: withdrawn again (rotation resumes)
+	jq -se --arg k "$NEWC" --arg ll "$l" 'map(select(.allowed_ips)) | .[2] |
+		.replace_allowed_ips and .allowed_ips == [$ll]' "$T/out"
+	[ "$(jq -s 'map(select(.allowed_ips)) | length' "$T/out")" -eq 3 ]
+	# --stale 0 (or EL_TRUST_STALE=0): facts' allowed IPs at once
+	{ fact "$NEWC" member null "$ROUTER"; fact "$NEWC" allowed_ip '"10.7.0.0/24"' "$ROUTER"; } |
+		EL_TRUST_STALE=0 el-trust --device "$T/dev.json" --peers | tail -1 |
+		jq -e --arg ll "$l" '.allowed_ips == [$ll,"10.7.0.0/24"]'
+	run el-trust --peers --stale -1 < /dev/null
+	[ "$status" -eq 100 ]
+	[[ "$output" == *'--stale: "-1" is not a number of seconds'* ]]
 }

@@ -6,10 +6,14 @@
 # Facts from peers (gossiped inside the tunnel, signed per recipient) go
 # through el-trust, which keeps only what their sources may tell and folds
 # them into peer records as they arrive and expire; each record is applied
-# to the device at once. The device must be up already (el-link up IFACE).
+# to the device at once. A peer gets the allowed IPs facts give it only
+# while its own facts keep arriving over its tunnel: when the direct path
+# breaks, a router's wider prefix carries its traffic again. The device must be up already (el-link up IFACE).
 #
 # Usage: mesh.sh IFACE [el-facts gossip options...]
 #   env: EL_FACTS_CYCLE, EL_FACTS_TTL, EL_FACTS_ALIVE (short in tests),
+#        EL_TRUST_STALE, EL_TRUST_TRY (health and endpoint rotation: keep
+#        STALE above twice ALIVE plus a cycle),
 #        EL_TRUST_POLICY (a policy file), EL_TRUST_EXPLAIN=1 (why facts
 #        were rejected, on stderr)
 set -eu

@@ -30,6 +30,21 @@ static const char *b64(int id)
 	return o;
 }
 
+/* The key-derived link-local address every peer the fold writes keeps. */
+static const char *ll(int id)
+{
+	static char buf[4][ELK_CIDR_STRLEN];
+	static int n;
+	uint8_t k[ELK_KEY_LEN];
+	struct elk_cidr c = { .family = AF_INET6, .len = 128 };
+	char *o = buf[n++ % 4];
+
+	mkkey(k, id);
+	elk_addr_ll_from_key(k, c.addr);
+	elk_cidr_format(&c, o);
+	return o;
+}
+
 enum { SELF = 1, ROUTER = 2, HOST = 3, ROUTER6 = 4, HOST6 = 5, STRANGER = 6, NEWC = 7,
        ROUTER2 = 8, CONNECTED = 9 };
 
@@ -346,7 +361,7 @@ static void test_fold_member(void)
 	mkkey(self, SELF);
 	T_EQ_INT(elk_trust_fold_init(&t, NULL, &d, self, 1000), 0, "init");
 	T_EQ_STR(synced(&t, 0), "", "nothing yet");
-	T_EQ_INT(elk_trust_fold_next_expiry(&t), -1, "no expiry yet");
+	T_EQ_INT(elk_trust_fold_next_event(&t), -1, "no expiry yet");
 
 	/* Strangers and mere peers cannot bring new members. */
 	add(&t, fact(ELK_TATTR_MEMBER, NEWC, HOST, 10, NULL), 0, MEM, "member from a host peer");
@@ -356,7 +371,7 @@ static void test_fold_member(void)
 	add(&t, fact(ELK_TATTR_MEMBER, SELF, ROUTER, 10, NULL), 0, ELK_TRULE_SELF, "about us");
 	add(&t, fact(ELK_TATTR_ALIVE, HOST, HOST, 10, NULL), 0, B, "alive: believed, not stored");
 	T_EQ_STR(synced(&t, 0), "", "rejected facts change nothing");
-	T_EQ_INT(elk_trust_fold_next_expiry(&t), -1, "nothing stored");
+	T_EQ_INT(elk_trust_fold_next_event(&t), -1, "nothing stored");
 
 	/* A router vouches for C: one record with all it said. */
 	add(&t, fact(ELK_TATTR_ALLOWED_IP, NEWC, ROUTER, 10, "10.7.0.0/24"), 0, B, "ip");
@@ -364,11 +379,11 @@ static void test_fold_member(void)
 	add(&t, fact(ELK_TATTR_MEMBER, NEWC, ROUTER, 10, NULL), 0, B, "member");
 	add(&t, fact(ELK_TATTR_MEMBER, NEWC, ROUTER2, 20, NULL), 0, B, "member from router 2");
 	snprintf(want, sizeof(want),
-		 "{\"type\":\"peer\",\"public_key\":\"%s\",\"allowed_ips\":[\"10.7.0.0/24\"],"
-		 "\"endpoint\":\"192.0.2.7:51820\"}", b64(NEWC));
+		 "{\"type\":\"peer\",\"public_key\":\"%s\",\"allowed_ips\":[\"%s\",\"10.7.0.0/24\"],"
+		 "\"endpoint\":\"192.0.2.7:51820\"}", b64(NEWC), ll(NEWC));
 	T_EQ_STR(synced(&t, 1), want, "new member");
 	T_EQ_STR(synced(&t, 2), "", "steady");
-	T_EQ_INT(elk_trust_fold_next_expiry(&t), 10, "next expiry");
+	T_EQ_INT(elk_trust_fold_next_event(&t), 10, "next expiry");
 
 	/* Now on the device, C's endpoint may come from any peer. */
 	add(&t, fact(ELK_TATTR_ENDPOINT, NEWC, HOST, 30, "192.0.2.8:51820"), 3, B,
@@ -379,14 +394,14 @@ static void test_fold_member(void)
 	 * vouches for membership, host's endpoint remains. */
 	snprintf(want, sizeof(want),
 		 "{\"type\":\"peer\",\"public_key\":\"%s\",\"replace_allowed_ips\":true,"
-		 "\"allowed_ips\":[],\"endpoint\":\"192.0.2.8:51820\"}", b64(NEWC));
+		 "\"allowed_ips\":[\"%s\"],\"endpoint\":\"192.0.2.8:51820\"}", b64(NEWC), ll(NEWC));
 	T_EQ_STR(synced(&t, 10), want, "router 1 expired");
 
 	/* Router 2 re-announces: the expiry moves, no change. */
 	add(&t, fact(ELK_TATTR_MEMBER, NEWC, ROUTER2, 20, NULL), 15, B, "re-announced");
 	T_EQ_INT(t.n_facts, 2, "a re-announcement refreshes, not piles up");
 	T_EQ_STR(synced(&t, 20), "", "still vouched at 20");
-	T_EQ_INT(elk_trust_fold_next_expiry(&t), 33, "host's endpoint expires last");
+	T_EQ_INT(elk_trust_fold_next_event(&t), 33, "host's endpoint expires last");
 	snprintf(want, sizeof(want), "{\"type\":\"peer\",\"public_key\":\"%s\",\"remove\":true}",
 		 b64(NEWC));
 	T_EQ_STR(synced(&t, 35), want, "no voucher left: removed");
@@ -422,12 +437,12 @@ static void test_fold_configured(void)
 	add(&t, fact(ELK_TATTR_ALLOWED_IP, HOST, ROUTER6, 5, "10.0.0.3/32"), 0, B, "dup of base");
 	snprintf(want, sizeof(want),
 		 "{\"type\":\"peer\",\"public_key\":\"%s\",\"replace_allowed_ips\":true,"
-		 "\"allowed_ips\":[\"10.0.0.3/32\",\"10.3.0.0/16\"]}", b64(HOST));
+		 "\"allowed_ips\":[\"10.0.0.3/32\",\"%s\",\"10.3.0.0/16\"]}", b64(HOST), ll(HOST));
 	T_EQ_STR(synced(&t, 1), want, "network added");
 	/* Expiry takes back what facts gave and never removes the peer. */
 	snprintf(want, sizeof(want),
 		 "{\"type\":\"peer\",\"public_key\":\"%s\",\"replace_allowed_ips\":true,"
-		 "\"allowed_ips\":[\"10.0.0.3/32\"]}", b64(HOST));
+		 "\"allowed_ips\":[\"10.0.0.3/32\",\"%s\"]}", b64(HOST), ll(HOST));
 	T_EQ_STR(synced(&t, 5), want, "network expired, peer kept");
 	T_EQ_STR(synced(&t, 100), "", "configured peers are never removed");
 
@@ -467,7 +482,8 @@ static void test_fold_policy(void)
 	add(&t, fact(ELK_TATTR_MEMBER, NEWC, ROUTER, 10, NULL), 0, MEM, "router without trust");
 	add(&t, fact(ELK_TATTR_MEMBER, NEWC, STRANGER, 10, NULL), 0, B, "named member source");
 	snprintf(want, sizeof(want),
-		 "{\"type\":\"peer\",\"public_key\":\"%s\",\"allowed_ips\":[]}", b64(NEWC));
+		 "{\"type\":\"peer\",\"public_key\":\"%s\",\"allowed_ips\":[\"%s\"]}", b64(NEWC),
+		 ll(NEWC));
 	T_EQ_STR(synced(&t, 0), want, "member with nothing else known");
 	/* Trust is judged by the base device: the peer we added vouches for
 	 * nobody, even when it routes a network. */
@@ -475,6 +491,88 @@ static void test_fold_policy(void)
 	T_CHECK(strstr(synced(&t, 0), "10.8.0.0/16") != NULL, "network added");
 	add(&t, fact(ELK_TATTR_MEMBER, ROUTER + 100, NEWC, 10, NULL), 0, MEM,
 	    "an added router cannot add members");
+	elk_trust_fold_free(&t);
+	elk_device_clear(&d);
+}
+
+/* Health: allowed IPs from facts only while facts from the peer itself
+ * keep coming; endpoints rotate over the candidates while it is silent. */
+static void test_fold_health(void)
+{
+	struct elk_device d;
+	struct elk_trust_fold t;
+	uint8_t k[ELK_KEY_LEN];
+	char want[512];
+
+	base_device(&d);
+	T_EQ_INT(elk_trust_fold_init(&t, NULL, &d, NULL, 1000), 0, "init");
+	t.stale = 5;
+	t.try_every = 3;
+	add(&t, fact(ELK_TATTR_MEMBER, NEWC, ROUTER, 100, NULL), 0, B, "member");
+	add(&t, fact(ELK_TATTR_ALLOWED_IP, NEWC, ROUTER, 100, "10.7.0.3/32"), 0, B, "ip");
+	add(&t, fact(ELK_TATTR_ENDPOINT, NEWC, ROUTER, 100, "192.0.2.7:51820"), 0, B, "ep 1");
+	add(&t, fact(ELK_TATTR_ENDPOINT, NEWC, ROUTER, 100, "198.51.100.7:51820"), 0, B, "ep 2");
+	/* Not heard from yet: a member with its link-local address only, at
+	 * the newest candidate. */
+	snprintf(want, sizeof(want),
+		 "{\"type\":\"peer\",\"public_key\":\"%s\",\"allowed_ips\":[\"%s\"],"
+		 "\"endpoint\":\"198.51.100.7:51820\"}", b64(NEWC), ll(NEWC));
+	T_EQ_STR(synced(&t, 0), want, "added, not healthy");
+	T_EQ_INT(elk_trust_fold_next_event(&t), 3, "next: the other candidate's turn");
+	T_EQ_STR(synced(&t, 2), "", "still trying the first");
+	snprintf(want, sizeof(want),
+		 "{\"type\":\"peer\",\"public_key\":\"%s\",\"endpoint\":\"192.0.2.7:51820\"}",
+		 b64(NEWC));
+	T_EQ_STR(synced(&t, 3), want, "rotated to the least recently tried");
+	snprintf(want, sizeof(want),
+		 "{\"type\":\"peer\",\"public_key\":\"%s\",\"endpoint\":\"198.51.100.7:51820\"}",
+		 b64(NEWC));
+	T_EQ_STR(synced(&t, 6), want, "and back");
+
+	/* It speaks: its allowed IPs go in, the endpoint that works stays. */
+	mkkey(k, NEWC);
+	T_EQ_INT(elk_trust_fold_heard(&t, k, 7), 0, "heard");
+	snprintf(want, sizeof(want),
+		 "{\"type\":\"peer\",\"public_key\":\"%s\",\"replace_allowed_ips\":true,"
+		 "\"allowed_ips\":[\"%s\",\"10.7.0.3/32\"]}", b64(NEWC), ll(NEWC));
+	T_EQ_STR(synced(&t, 7), want, "healthy: allowed IPs");
+	T_EQ_INT(elk_trust_fold_next_event(&t), 12, "next: when it would turn stale");
+	T_EQ_STR(synced(&t, 11), "", "healthy, no rotation");
+	T_EQ_INT(elk_trust_fold_heard(&t, k, 10), 0, "heard again (late arrival order)");
+	T_EQ_STR(synced(&t, 14), "", "still healthy at 14");
+	/* Silence for stale seconds: the facts' allowed IPs go (a router's
+	 * network carries its traffic), and rotation resumes. */
+	snprintf(want, sizeof(want),
+		 "{\"type\":\"peer\",\"public_key\":\"%s\",\"replace_allowed_ips\":true,"
+		 "\"allowed_ips\":[\"%s\"],\"endpoint\":\"192.0.2.7:51820\"}", b64(NEWC),
+		 ll(NEWC));
+	T_EQ_STR(synced(&t, 15), want, "stale: withdrawn, next candidate");
+	/* Configured allowed IPs are never withdrawn: HOST is silent and
+	 * keeps 10.0.0.3/32, gets nothing more from facts. */
+	add(&t, fact(ELK_TATTR_ALLOWED_IP, HOST, ROUTER, 100, "10.3.0.0/16"), 15, B, "host net");
+	T_EQ_STR(synced(&t, 16), "", "a silent configured peer: unchanged");
+	mkkey(k, HOST);
+	T_EQ_INT(elk_trust_fold_heard(&t, k, 16), 0, "host heard");
+	snprintf(want, sizeof(want),
+		 "{\"type\":\"peer\",\"public_key\":\"%s\",\"replace_allowed_ips\":true,"
+		 "\"allowed_ips\":[\"10.0.0.3/32\",\"%s\",\"10.3.0.0/16\"]}", b64(HOST),
+		 ll(HOST));
+	T_EQ_STR(synced(&t, 16), want, "host healthy: network added");
+	/* A single candidate never rotates, and never wakes the loop. */
+	mkkey(k, STRANGER);
+	T_EQ_INT(elk_trust_fold_heard(&t, k, 16), 0, "a stranger heard: harmless");
+	elk_trust_fold_free(&t);
+
+	T_EQ_INT(elk_trust_fold_init(&t, NULL, &d, NULL, 1000), 0, "init 2");
+	t.stale = 5;
+	t.try_every = 3;
+	add(&t, fact(ELK_TATTR_MEMBER, NEWC, ROUTER, 100, NULL), 0, B, "member");
+	add(&t, fact(ELK_TATTR_ENDPOINT, NEWC, ROUTER, 100, "192.0.2.7:51820"), 0, B, "ep");
+	T_CHECK(strstr(synced(&t, 0), "192.0.2.7:51820") != NULL, "added at its one endpoint");
+	add(&t, fact(ELK_TATTR_ENDPOINT, NEWC, HOST, 100, "192.0.2.7:51820"), 0, B,
+	    "the same endpoint from another source");
+	T_EQ_INT(elk_trust_fold_next_event(&t), 100, "only expiry ahead");
+	T_EQ_STR(synced(&t, 50), "", "no rotation with one candidate");
 	elk_trust_fold_free(&t);
 	elk_device_clear(&d);
 }
@@ -489,5 +587,6 @@ int main(void)
 	test_fold_member();
 	test_fold_configured();
 	test_fold_policy();
+	test_fold_health();
 	return T_DONE();
 }
