@@ -5,7 +5,7 @@
 # installs qemu and the kernel when it can (root, apt); when it cannot, this
 # skips with one line saying why. `make check-kernel` runs the same directly.
 
-@test "kernel WireGuard under qemu: two namespaces, live change, removal, 600 peers, prometheus" {
+@test "kernel WireGuard under qemu: two namespaces, live change, removal, 600 peers, prometheus, keyx, mesh" {
 	local install=
 	[ "$(id -u)" = 0 ] && install=--install
 	run bash "$BATS_TEST_DIRNAME/qemu/kernel.sh" $install

@@ -7,6 +7,7 @@
 #   [a] va 192.168.77.1 <-- veth --> vb 192.168.77.2 [b]
 #       wg0 10.9.0.1 fd09::1   <== kernel WireGuard ==>   wg0 10.9.0.2 fd09::2
 #   [m] wg1 with /data/many.jsonl: hundreds of peers, thousands of allowed IPs
+#   [x] [y] [z] the facts mesh: el-facts | el-trust | el-link, y routing
 #
 # Each check prints "ELK-QEMU-OK: what (uptime s)"; the first failure prints
 # "ELK-QEMU-FAIL: what" and ends the script non-zero.
@@ -206,4 +207,97 @@ if [ -s /etc/elk/interop.jsonl ]; then
 	[ -n "$sent" ] || fail "interop: TCP VM -> host"
 	ok "VM -> host TCP sent"
 	wg show wg9 latest-handshakes | awk '{ exit !($2 > 0) }' || fail "interop: no handshake"
+fi
+
+# el-facts and el-trust on kernel WireGuard: the three-node mesh of
+# tests/el-facts-gossip.bats. x and z know only y, which routes
+# 10.8.0.0/24; they learn each other through y (it relays what they say of
+# themselves), link directly over their own veth, fall back through y when
+# that veth goes down, and go direct again when it comes back up.
+#   x vxy 198.18.1.1 -- vyx 198.18.1.2 y vyz 198.18.2.2 -- vzy 198.18.2.3 z
+#   x vxz 198.18.3.1 -------------------------------------- vzx 198.18.3.3 z
+if command -v el-facts >/dev/null && command -v mesh.sh >/dev/null; then
+	X() { ip netns exec x "$@"; }
+	Y() { ip netns exec y "$@"; }
+	Z() { ip netns exec z "$@"; }
+	for n in x y z; do
+		el-keygen --out /tmp/m$n.json
+		ip netns add $n
+		ip -n $n link set lo up
+	done
+	# mveth NS1 IF1 ADDR1 NS2 IF2 ADDR2
+	mveth() {
+		ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+		ip -n "$1" addr add "$3/24" dev "$2"
+		ip -n "$1" link set "$2" up
+		ip -n "$4" addr add "$6/24" dev "$5"
+		ip -n "$4" link set "$5" up
+	}
+	mveth x vxy 198.18.1.1 y vyx 198.18.1.2
+	mveth y vyz 198.18.2.2 z vzy 198.18.2.3
+	mveth x vxz 198.18.3.1 z vzx 198.18.3.3
+	Y sysctl -qw net.ipv4.ip_forward=1 || Y sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+	# mpeer WHO ENDPOINT ALLOWED
+	mpeer() {
+		jq -nc --arg k "$(pub "m$1")" --arg ep "$2" --arg ip "$3" \
+			'{type:"peer", public_key:$k, endpoint:$ep, allowed_ips:[$ip]}'
+	}
+	# mup NS WHO ADDR: iface record, then peers on stdin
+	mup() {
+		{ jq -c --arg a "$3" '{type:"iface", private_key, listen_port:51820, addresses:[$a]}' \
+			"/tmp/m$2.json"; cat; } | ip netns exec "$1" el-link up wg0 ||
+			fail "mesh: el-link up in $1"
+	}
+	mpeer y 198.18.1.2:51820 10.8.0.0/24 | mup x x 10.8.0.1/24
+	{ mpeer x 198.18.1.1:51820 10.8.0.1/32; mpeer z 198.18.2.3:51820 10.8.0.3/32; } |
+		mup y y 10.8.0.2/24
+	mpeer y 198.18.2.2:51820 10.8.0.0/24 | mup z z 10.8.0.3/24
+	X ip -d link show wg0 | grep -q wireguard || fail "mesh: x's wg0 is not a kernel link"
+	export EL_FACTS_CYCLE=1 EL_FACTS_ALIVE=2 EL_FACTS_TTL=20 EL_TRUST_STALE=6 EL_TRUST_TRY=2
+	Y el-facts gossip wg0 --no-stdin --relay >/tmp/y.facts 2>/tmp/y.err &
+	X mesh.sh wg0 >/tmp/x.mesh 2>&1 &
+	Z mesh.sh wg0 >/tmp/z.mesh 2>&1 &
+	zk=$(pub mz)
+	# direct yes|no: until x routes z's tunnel address to z directly, or not
+	direct() {
+		for _ in $(seq 600); do
+			if X wg show wg0 allowed-ips | grep "^$zk" | grep -q 10.8.0.3/32; then
+				[ "$1" = yes ] && return 0
+			else
+				[ "$1" = no ] && return 0
+			fi
+			sleep 0.1
+		done
+		X wg show wg0; cat /tmp/x.mesh; cat /tmp/y.err
+		return 1
+	}
+	# y's rx bytes from z: what y forwards from z to x
+	yrx() { Y wg show wg0 transfer | awk -v k="$zk" '$1 == k { print $2 }'; }
+	direct yes || fail "mesh: x never linked z directly"
+	X wg show wg0 endpoints | grep "^$zk" | grep -q '198\.18\.3\.3:51820' || fail "mesh: x's endpoint for z"
+	X ping -c 2 -W 5 10.8.0.3 >/dev/null || fail "mesh: ping x -> z, direct"
+	r0=$(yrx)
+	X ping -c 5 -i 0.2 -W 5 10.8.0.3 >/dev/null || fail "mesh: ping x -> z, direct (2)"
+	[ "$(yrx)" -lt $((r0 + 5 * 84)) ] || fail "mesh: the direct traffic went through y"
+	ok "el-facts | el-trust | el-link on kernel links: x learns z through y and links directly"
+	X ip link set vxz down
+	direct no || fail "mesh: z's address stayed on the dead direct link"
+	r0=$(yrx)
+	for _ in $(seq 20); do X ping -c 1 -W 1 10.8.0.3 >/dev/null && break; done
+	X ping -c 3 -W 5 10.8.0.3 >/dev/null || fail "mesh: ping x -> z through y"
+	[ "$(yrx)" -gt $((r0 + 3 * 84)) ] || fail "mesh: the traffic did not go through y"
+	ok "mesh: direct path down, x's traffic to z goes through y again"
+	X ip link set vxz up
+	direct yes || fail "mesh: x never found z directly again"
+	for _ in $(seq 20); do X ping -c 1 -W 1 10.8.0.3 >/dev/null && break; done
+	r0=$(yrx)
+	X ping -c 5 -i 0.2 -W 5 10.8.0.3 >/dev/null || fail "mesh: ping x -> z, direct again"
+	[ "$(yrx)" -lt $((r0 + 5 * 84)) ] || fail "mesh: after recovery the traffic still went through y"
+	ok "mesh: direct path back, direct traffic again"
+	for n in x y z; do
+		for p in $(ip netns pids $n); do kill "$p" 2>/dev/null || true; done
+	done
+	sleep 0.5
+	for n in x y z; do ip netns exec $n el-link down wg0 || fail "mesh: down in $n"; done
+	! grep -i 'sanitizer\|failed' /tmp/x.mesh /tmp/z.mesh || fail "mesh: errors in the pipelines"
 fi

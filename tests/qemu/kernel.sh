@@ -16,7 +16,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 N=${ELK_QEMU_PEERS:-600}
-for b in el-link el-keygen el-keyx; do
+for b in el-link el-keygen el-keyx el-facts el-trust; do
 	[ -x "$ROOT/bin/$b" ] || { echo "qemu: build first (make): no bin/$b" >&2; exit 1; }
 done
 command -v jq >/dev/null || { echo "qemu: cannot run here: needs jq" >&2; exit 77; }
@@ -52,7 +52,9 @@ trap cleanup EXIT
 } >"$D/many.jsonl"
 
 ARGS=(--guest "$ROOT/tests/qemu/guest-kernel.sh" --add "$ROOT/bin/el-link"
-	--add "$ROOT/bin/el-keygen" --add "$ROOT/bin/el-keyx" --add "$D/many.jsonl:/data/many.jsonl")
+	--add "$ROOT/bin/el-keygen" --add "$ROOT/bin/el-keyx" --add "$ROOT/bin/el-facts"
+	--add "$ROOT/bin/el-trust" --add "$ROOT/share/examples/mesh.sh"
+	--add "$D/many.jsonl:/data/many.jsonl")
 IN=()
 if [ "${ELK_QEMU_INTEROP:-1}" != 0 ] && [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] &&
 	command -v busybox >/dev/null; then
