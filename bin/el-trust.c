@@ -19,7 +19,8 @@
 #include "uapi.h"
 
 static const char help[] =
-"Usage: el-trust [--policy FILE] [--iface IFACE | --device FILE] [--self PUBKEY]\n"
+"Usage: el-trust [--policy FILE] [--iface IFACE [--refresh S] | --device FILE]\n"
+"                [--self PUBKEY]\n"
 "                [--peers [--stale S] [--try S]] [--explain]\n"
 "\n"
 "Reads fact records on stdin and prints the ones it believes, byte for byte;\n"
@@ -38,6 +39,8 @@ static const char help[] =
 "Options:\n"
 "  --policy FILE   {\"default\":LEVEL,\"peers\":{PUBKEY:LEVEL,...}} (env EL_TRUST_POLICY)\n"
 "  --iface IFACE   read the device's peers from the live device (env EL_TRUST_IFACE)\n"
+"  --refresh S     with --iface: read it again every S seconds; 0 only at start\n"
+"                  (default 5; env EL_TRUST_REFRESH)\n"
 "  --device FILE   read them from iface/peer/status records (env EL_TRUST_DEVICE)\n"
 "  --self PUBKEY   our public key; else the device's (env EL_TRUST_SELF)\n"
 "  --peers         print peer records, not facts (env EL_TRUST_PEERS=1)\n"
@@ -60,7 +63,10 @@ static const char help[] =
 "Exit: 0 ok, 100 usage or malformed input, 111 system failure. See el-trust(1).\n";
 
 static bool explain;
-static unsigned stale_s = 65, try_s = 15;
+static unsigned stale_s = 65, try_s = 15, refresh_s = 5;
+/* --iface: the live device, read again every refresh_s seconds. */
+static const char *live;
+static int64_t next_refresh_ms;
 static int worst = ELK_EXIT_OK;
 
 static bool env_flag(const char *name)
@@ -127,22 +133,28 @@ static void load_device_file(const char *path, struct elk_device *d)
 }
 
 /* As el-link show reads it: the UAPI socket of a userspace device, else
- * the kernel's. */
-static void load_device_live(const char *ifname, struct elk_device *d)
+ * the kernel's. 0, or -errno with e set. */
+static int read_device_live(const char *ifname, struct elk_device *d, struct elk_err *e)
 {
-	struct elk_err e;
 	int r, fd = elk_uapi_connect(ifname);
 
 	if (fd >= 0) {
-		r = elk_uapi_get(fd, d, &e);
+		r = elk_uapi_get(fd, d, e);
 		close(fd);
 	} else if (fd == -ENOENT) {
-		r = elk_kernel_show(ifname, d, &e);
+		r = elk_kernel_show(ifname, d, e);
 	} else {
-		elk_die(ELK_EXIT_SYS, "%s: cannot reach %s/%s.sock: %s", ifname, ELK_UAPI_DIR,
-			ifname, strerror(-fd));
+		elk_errf(e, "cannot reach %s/%s.sock: %s", ELK_UAPI_DIR, ifname, strerror(-fd));
+		r = fd;
 	}
-	if (r)
+	return r;
+}
+
+static void load_device_live(const char *ifname, struct elk_device *d)
+{
+	struct elk_err e;
+
+	if (read_device_live(ifname, d, &e))
 		elk_die(ELK_EXIT_SYS, "%s: %s", ifname, e.msg);
 }
 
@@ -208,20 +220,55 @@ static void sync_or_die(struct elk_trust_fold *t, json_t *out)
 	emit(out);
 }
 
+static bool refresh_due(void)
+{
+	return live && refresh_s && mono_ms() >= next_refresh_ms;
+}
+
+/* Reads the live device again into d. A failed read keeps the last view,
+ * said once per streak of failures: the device may be between a down and
+ * an up. True when d was replaced. */
+static bool refresh(struct elk_device *d)
+{
+	static bool failing;
+	struct elk_device fresh = { 0 };
+	struct elk_err e;
+
+	next_refresh_ms = mono_ms() + (int64_t)refresh_s * 1000;
+	if (read_device_live(live, &fresh, &e)) {
+		if (!failing)
+			elk_warn("%s: %s (keeping the last view of it)", live, e.msg);
+		failing = true;
+		elk_device_clear(&fresh);
+		return false;
+	}
+	if (failing)
+		elk_warn("%s: read again", live);
+	failing = false;
+	elk_device_clear(d);
+	*d = fresh;
+	return true;
+}
+
 /* Waits for input, waking up when the fold has something to say on its
- * own (a fact expires, a peer turns stale, an endpoint is due) so that the
- * records go out on time even while the sender is quiet. */
-static void wait_input(struct elk_trust_fold *t, json_t *out)
+ * own (a fact expires, a peer turns stale, an endpoint is due) or the
+ * device is due to be read again, so that the records go out on time even
+ * while the sender is quiet. */
+static void wait_input(struct elk_trust_fold *t, struct elk_device *d, json_t *out)
 {
 	for (;;) {
-		int64_t next = t ? elk_trust_fold_next_event(t) : -1;
+		int64_t next = elk_trust_fold_next_event(t), due = -1;
 		int ms = -1;
 		struct pollfd p = { .fd = 0, .events = POLLIN };
 
-		if (next >= 0) {
-			int64_t d = next * 1000 - mono_ms();
+		if (next >= 0)
+			due = next * 1000;
+		if (live && refresh_s && (due < 0 || next_refresh_ms < due))
+			due = next_refresh_ms;
+		if (due >= 0) {
+			int64_t left = due - mono_ms();
 
-			ms = d <= 0 ? 0 : d > 3600000 ? 3600000 : (int)d;
+			ms = left <= 0 ? 0 : left > 3600000 ? 3600000 : (int)left;
 		}
 		int r = poll(&p, 1, ms);
 
@@ -229,12 +276,15 @@ static void wait_input(struct elk_trust_fold *t, json_t *out)
 			return;
 		if (r < 0 && errno != EINTR)
 			elk_die_sys("poll");
-		if (r == 0)
+		if (r == 0) {
+			if (refresh_due() && refresh(d) && elk_trust_fold_rebase(t, d, time(NULL)))
+				elk_die(ELK_EXIT_SYS, "out of memory");
 			sync_or_die(t, out);
+		}
 	}
 }
 
-static void run(const struct elk_trust_policy *policy, const struct elk_device *d,
+static void run(const struct elk_trust_policy *policy, struct elk_device *d,
 		const uint8_t *self, bool peers)
 {
 	struct elk_trust_fold fold;
@@ -262,7 +312,7 @@ static void run(const struct elk_trust_policy *policy, const struct elk_device *
 		struct elk_trust_fact f;
 
 		if (peers)
-			wait_input(&fold, out);
+			wait_input(&fold, d, out);
 		if ((r = elk_read_line(&rd, &line, &len, &e)) == 0)
 			break;
 		if (r < 0) {
@@ -300,9 +350,11 @@ static void run(const struct elk_trust_policy *policy, const struct elk_device *
 				elk_die(ELK_EXIT_SYS, "out of memory");
 			if (r != ELK_TRULE_BELIEVED)
 				say_rejected(rd.lineno, &f, r,
-					     elk_trust_source_level(policy, d, f.source), attr);
+					     elk_trust_fold_source_level(&fold, f.source), attr);
 			sync_or_die(&fold, out);
 		} else {
+			if (refresh_due())
+				refresh(d);
 			r = elk_trust_judge(policy, d, self, &f);
 			if (r == ELK_TRULE_BELIEVED) {
 				if (elk_pass_through(stdout, &rd) < 0)
@@ -324,7 +376,7 @@ static void run(const struct elk_trust_policy *policy, const struct elk_device *
 int main(int argc, char **argv)
 {
 	const char *policy_path = NULL, *iface = NULL, *device = NULL, *self_s = NULL;
-	const char *stale_o = NULL, *try_o = NULL;
+	const char *stale_o = NULL, *try_o = NULL, *refresh_o = NULL;
 	bool peers = false;
 	struct elk_trust_policy policy = { 0 };
 	struct elk_device d = { 0 };
@@ -353,6 +405,8 @@ int main(int argc, char **argv)
 			v = &stale_o;
 		else if (!strcmp(a, "--try"))
 			v = &try_o;
+		else if (!strcmp(a, "--refresh"))
+			v = &refresh_o;
 		else if (a[0] == '-' && a[1])
 			elk_die_usage("unknown option %s", a);
 		else
@@ -372,6 +426,7 @@ int main(int argc, char **argv)
 	self_s = elk_opt_env(self_s, "EL_TRUST_SELF");
 	peers = peers || env_flag("EL_TRUST_PEERS");
 	explain = explain || env_flag("EL_TRUST_EXPLAIN");
+	refresh_s = elk_opt_seconds(refresh_o, "EL_TRUST_REFRESH", "--refresh", refresh_s, 0, 86400);
 	stale_s = elk_opt_seconds(stale_o, "EL_TRUST_STALE", "--stale", stale_s, 0, 86400);
 	try_s = elk_opt_seconds(try_o, "EL_TRUST_TRY", "--try", try_s, 0, 86400);
 	if (iface && device)
@@ -383,8 +438,11 @@ int main(int argc, char **argv)
 		load_policy(policy_path, &policy);
 	if (device)
 		load_device_file(device, &d);
-	else if (iface)
+	else if (iface) {
 		load_device_live(iface, &d);
+		live = iface;
+		next_refresh_ms = mono_ms() + (int64_t)refresh_s * 1000;
+	}
 	if (self_s) {
 		if (elk_key_from_base64(self, self_s))
 			elk_die(ELK_EXIT_USAGE, "--self: not a public key (want 44 characters of "

@@ -205,32 +205,44 @@ void elk_trust_policy_clear(struct elk_trust_policy *p)
 	memset(p, 0, sizeof(*p));
 }
 
-bool elk_trust_peer_is_router(const struct elk_peer *p)
+static bool cidrs_route(const struct elk_cidr *c, size_t n)
 {
-	for (size_t i = 0; i < p->n_allowed_ips; i++)
-		if (p->allowed_ips[i].len < elk_family_bits(p->allowed_ips[i].family))
+	for (size_t i = 0; i < n; i++)
+		if (c[i].len < elk_family_bits(c[i].family))
 			return true;
 	return false;
+}
+
+bool elk_trust_peer_is_router(const struct elk_peer *p)
+{
+	return cidrs_route(p->allowed_ips, p->n_allowed_ips);
+}
+
+/* wirelink trusts routers only while no peer has explicit trust: an
+ * operator who names levels has said whom to trust. */
+static enum elk_trust_level level_of(const struct elk_trust_policy *policy,
+				     const uint8_t source[ELK_KEY_LEN], bool on_device, bool router)
+{
+	enum elk_trust_level l = policy ? policy->def : ELK_TRUST_UNTRUSTED;
+
+	if (policy)
+		for (size_t i = 0; i < policy->n_peers; i++)
+			if (elk_key_eq(policy->peers[i].key, source))
+				return policy->peers[i].level;
+	if (!on_device)
+		return l;
+	if (router && (!policy || !policy->n_peers))
+		return ELK_TRUST_MEMBERSHIP;
+	return l > ELK_TRUST_ENDPOINT ? l : ELK_TRUST_ENDPOINT;
 }
 
 enum elk_trust_level elk_trust_source_level(const struct elk_trust_policy *policy,
 					    const struct elk_device *d,
 					    const uint8_t source[ELK_KEY_LEN])
 {
-	enum elk_trust_level l = policy ? policy->def : ELK_TRUST_UNTRUSTED;
-	const struct elk_peer *p;
+	const struct elk_peer *p = d ? elk_device_find_peer(d, source) : NULL;
 
-	if (policy)
-		for (size_t i = 0; i < policy->n_peers; i++)
-			if (elk_key_eq(policy->peers[i].key, source))
-				return policy->peers[i].level;
-	if (!d || !(p = elk_device_find_peer(d, source)))
-		return l;
-	/* wirelink trusts routers only while no peer has explicit trust: an
-	 * operator who names levels has said whom to trust. */
-	if (elk_trust_peer_is_router(p) && (!policy || !policy->n_peers))
-		return ELK_TRUST_MEMBERSHIP;
-	return l > ELK_TRUST_ENDPOINT ? l : ELK_TRUST_ENDPOINT;
+	return level_of(policy, source, p != NULL, p && elk_trust_peer_is_router(p));
 }
 
 enum elk_trust_rule elk_trust_decide(const struct elk_trust_fact *f, const uint8_t *self,
@@ -325,55 +337,129 @@ static struct elk_cidr link_local(const uint8_t key[ELK_KEY_LEN])
 	return c;
 }
 
+/* v becomes (or stays) a peer configured by other means, as p on the
+ * device read at wall: configured addresses are p's minus those the fold
+ * gave it (ours, which may be empty), and what the device has is p's, plus
+ * the link-local address gossip gives every peer (or will, within a cycle). */
+static int base_view_set(struct elk_trust_view *v, const struct elk_peer *p,
+			 const struct elk_cidr *ours, size_t n_ours, int64_t wall)
+{
+	struct elk_cidr ll = link_local(p->public_key);
+	size_t n = p->n_allowed_ips;
+	struct elk_cidr *b = malloc((n ? n : 1) * sizeof(*b));
+	struct elk_cidr *d = malloc((n + 1) * sizeof(*d));
+	size_t nb = 0, nd = 0;
+
+	if (!b || !d) {
+		free(b);
+		free(d);
+		return -ENOMEM;
+	}
+	/* Masked, as the device keeps them, and without duplicates, so that
+	 * set comparison is exact. */
+	for (size_t j = 0; j < n; j++) {
+		struct elk_cidr c = p->allowed_ips[j];
+
+		elk_cidr_mask(&c);
+		if (!cidr_in(d, nd, &c))
+			d[nd++] = c;
+		if (!cidr_in(ours, n_ours, &c) && !cidr_in(b, nb, &c))
+			b[nb++] = c;
+	}
+	if (!cidr_in(d, nd, &ll))
+		d[nd++] = ll;
+	free(v->base_ips);
+	free(v->ips);
+	v->base_ips = b;
+	v->n_base_ips = nb;
+	v->ips = d;
+	v->n_ips = nd;
+	v->on_device = true;
+	v->added = false;
+	v->connected = p->last_handshake > 0 && wall - p->last_handshake < CONNECTED_MAX_AGE;
+	if (p->flags & ELK_PEER_ENDPOINT)
+		snprintf(v->endpoint, sizeof(v->endpoint), "%s", p->endpoint);
+	return 0;
+}
+
 int elk_trust_fold_init(struct elk_trust_fold *t, const struct elk_trust_policy *policy,
 			const struct elk_device *base, const uint8_t *self, int64_t base_wall)
 {
 	memset(t, 0, sizeof(*t));
 	t->policy = policy;
-	t->base = base;
 	if (self) {
 		memcpy(t->self, self, ELK_KEY_LEN);
 		t->have_self = true;
 	}
 	for (size_t i = 0; base && i < base->n_peers; i++) {
-		const struct elk_peer *p = &base->peers[i];
-		struct elk_trust_view *v = view_add(t, p->public_key);
+		struct elk_trust_view *v = view_add(t, base->peers[i].public_key);
 
-		if (!v)
-			goto nomem;
-		v->on_device = true;
-		v->connected = p->last_handshake > 0 &&
-			       base_wall - p->last_handshake < CONNECTED_MAX_AGE;
-		/* Masked, as the device keeps them, and without duplicates,
-		 * so that set comparison is exact. */
-		v->base_ips = malloc((p->n_allowed_ips ? p->n_allowed_ips : 1) * sizeof(struct elk_cidr));
-		if (!v->base_ips)
-			goto nomem;
-		for (size_t j = 0; j < p->n_allowed_ips; j++) {
-			struct elk_cidr c = p->allowed_ips[j];
-
-			elk_cidr_mask(&c);
-			if (!cidr_in(v->base_ips, v->n_base_ips, &c))
-				v->base_ips[v->n_base_ips++] = c;
+		if (!v || base_view_set(v, &base->peers[i], NULL, 0, base_wall)) {
+			elk_trust_fold_free(t);
+			return -ENOMEM;
 		}
-		/* What the device has: its own, and the link-local address
-		 * el-facts gossip gives every peer (or will, within a cycle). */
-		v->ips = malloc((v->n_base_ips + 1) * sizeof(struct elk_cidr));
-		if (!v->ips)
-			goto nomem;
-		memcpy(v->ips, v->base_ips, v->n_base_ips * sizeof(struct elk_cidr));
-		v->n_ips = v->n_base_ips;
-		struct elk_cidr ll = link_local(p->public_key);
-
-		if (!cidr_in(v->ips, v->n_ips, &ll))
-			v->ips[v->n_ips++] = ll;
-		if (p->flags & ELK_PEER_ENDPOINT)
-			snprintf(v->endpoint, sizeof(v->endpoint), "%s", p->endpoint);
 	}
 	return 0;
-nomem:
-	elk_trust_fold_free(t);
-	return -ENOMEM;
+}
+
+int elk_trust_fold_rebase(struct elk_trust_fold *t, const struct elk_device *d, int64_t wall)
+{
+	size_t n_views = t->n_views;
+	bool *seen = calloc(n_views + 1, sizeof(*seen));
+
+	if (!seen)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n_peers; i++) {
+		const struct elk_peer *p = &d->peers[i];
+		struct elk_trust_view *v = view_find(t, p->public_key);
+		int r = 0;
+
+		if (v && (size_t)(v - t->views) < n_views)
+			seen[v - t->views] = true;
+		if (v && v->added) {
+			/* Still ours: only the handshake is news. */
+			v->connected = p->last_handshake > 0 &&
+				       wall - p->last_handshake < CONNECTED_MAX_AGE;
+			continue;
+		}
+		if (!v && !(v = view_add(t, p->public_key))) {
+			r = -ENOMEM;
+		} else if (v->on_device) {
+			/* What the fold gave it is not configuration. */
+			struct elk_cidr *ours = malloc((v->n_ips ? v->n_ips : 1) * sizeof(*ours));
+			size_t n = 0;
+
+			if (!ours) {
+				r = -ENOMEM;
+			} else {
+				for (size_t j = 0; j < v->n_ips; j++)
+					if (!cidr_in(v->base_ips, v->n_base_ips, &v->ips[j]))
+						ours[n++] = v->ips[j];
+				r = base_view_set(v, p, ours, n, wall);
+				free(ours);
+			}
+		} else {
+			r = base_view_set(v, p, NULL, 0, wall);
+		}
+		if (r) {
+			free(seen);
+			return r;
+		}
+	}
+	/* Gone from the device, whoever removed it: if facts still make it a
+	 * member, the next sync adds it again. */
+	for (size_t i = 0; i < n_views; i++) {
+		struct elk_trust_view *v = &t->views[i];
+
+		if (seen[i] || !v->on_device)
+			continue;
+		v->on_device = v->added = v->connected = false;
+		v->n_base_ips = v->n_ips = 0;
+		v->endpoint[0] = 0;
+		v->endpoint_set = -1;
+	}
+	free(seen);
+	return 0;
 }
 
 void elk_trust_fold_free(struct elk_trust_fold *t)
@@ -387,15 +473,23 @@ void elk_trust_fold_free(struct elk_trust_fold *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* Judged against the device as it will be: sources by the base device
- * only, subjects by the base plus our own changes. */
+enum elk_trust_level elk_trust_fold_source_level(const struct elk_trust_fold *t,
+						 const uint8_t source[ELK_KEY_LEN])
+{
+	const struct elk_trust_view *v = view_find(t, source);
+	bool base = v && v->on_device && !v->added;
+
+	return level_of(t->policy, source, base, base && cidrs_route(v->base_ips, v->n_base_ips));
+}
+
+/* Judged against the device as it will be: sources by what was configured
+ * by other means only, subjects by that plus our own changes. */
 static enum elk_trust_rule fold_judge(const struct elk_trust_fold *t, const struct elk_trust_fact *f)
 {
 	const struct elk_trust_view *v = view_find(t, f->subject);
 
 	return elk_trust_decide(f, t->have_self ? t->self : NULL,
-				elk_trust_source_level(t->policy, t->base, f->source),
-				v && v->on_device);
+				elk_trust_fold_source_level(t, f->source), v && v->on_device);
 }
 
 /* The same statement: re-announcements refresh it rather than pile up. */

@@ -128,10 +128,11 @@ enum elk_trust_rule elk_trust_judge(const struct elk_trust_policy *policy,
 
 /* The fold: believed configuration facts with their expiry, and the peer
  * set el-trust has asked for so far. Trust of a source is always taken from
- * the base device (what was configured by other means), never from peers
- * the fold added, so trust cannot grow by facts alone; whether a subject is
- * known is taken from the base device plus the fold's own changes. Only
- * peers the fold added are ever removed.
+ * the device as configured by other means (read at init and at each
+ * rebase), never from peers the fold added nor from allowed IPs it gave,
+ * so trust cannot grow by facts alone; whether a subject is known is taken
+ * from the device plus the fold's own changes. Only peers the fold added
+ * are ever removed.
  *
  * Health (wirelink's rule, with the alive fact as the proof): when stale is
  * set, allowed IPs that facts give a peer are configured only while that
@@ -155,7 +156,7 @@ struct elk_trust_view {
 	uint8_t key[ELK_KEY_LEN];
 	bool on_device;           /* as the device will be after our records */
 	bool added;               /* on_device because of us */
-	bool connected;           /* a recent handshake when the base was read */
+	bool connected;           /* a recent handshake when the device was read */
 	bool healthy;             /* as of the last sync */
 	int64_t heard;            /* last fact from it (monotonic seconds), or -1 */
 	int64_t endpoint_set;     /* when the fold last set its endpoint, or -1 */
@@ -168,7 +169,6 @@ struct elk_trust_view {
 
 struct elk_trust_fold {
 	const struct elk_trust_policy *policy; /* borrowed */
-	const struct elk_device *base;         /* borrowed */
 	uint8_t self[ELK_KEY_LEN];
 	bool have_self;
 	int64_t stale;     /* seconds; 0 (the default after init): every peer healthy */
@@ -186,6 +186,18 @@ struct elk_trust_fold {
 int elk_trust_fold_init(struct elk_trust_fold *t, const struct elk_trust_policy *policy,
 			const struct elk_device *base, const uint8_t *self, int64_t base_wall);
 void elk_trust_fold_free(struct elk_trust_fold *t);
+
+/* The device read again (at Unix time wall): peers configured by other
+ * means since are trusted as such, those removed are no longer (and peers
+ * the fold added that are gone are added again at the next sync if facts
+ * still make them members), handshakes are updated. Allowed IPs the fold
+ * gave a configured peer never become its configuration. 0 or -ENOMEM. */
+int elk_trust_fold_rebase(struct elk_trust_fold *t, const struct elk_device *d, int64_t wall);
+
+/* The level of source as the fold judges it: the policy, and the device as
+ * configured by other means (never peers the fold added). */
+enum elk_trust_level elk_trust_fold_source_level(const struct elk_trust_fold *t,
+						 const uint8_t source[ELK_KEY_LEN]);
 
 /* Notes that a fact from source arrived at now (whatever it says and
  * whether or not it is believed): the tunnel to source works. 0 or -ENOMEM. */

@@ -306,3 +306,48 @@ direct() {
 	! A wg show efa0 allowed-ips | grep -q 10.77.0.9
 	exec 5>&-
 }
+
+@test "el-trust --iface reads the device again: trust follows peers configured meanwhile" {
+	two
+	a=$(cat "$T/a.pub") b=$(cat "$T/b.pub") c=$(cat "$T/c.pub")
+	mkfifo "$T/facts"
+	A el-trust --iface efa0 --peers --refresh 1 --stale 0 --explain < "$T/facts" \
+		> "$T/out" 2> "$T/err" &
+	exec 5> "$T/facts"
+	member="{\"type\":\"fact\",\"subject\":\"$c\",\"attribute\":\"member\",\"value\":null,\"ttl\":60,\"source\":\"$b\"}"
+	# B is a host peer of A: it may not bring members.
+	echo "$member" >&5
+	for _ in $(seq 50); do grep -q 'rejected member fact' "$T/err" && break; sleep 0.1; done
+	grep -q "rejected member fact about $c from $b (endpoint)" "$T/err"
+	# Now B routes a network on A's device (configured by hand, not by
+	# el-trust): after the next read it may, and the same fact goes in.
+	echo "{\"type\":\"peer\",\"public_key\":\"$b\",\"allowed_ips\":[\"10.77.9.0/24\"]}" | A el-link apply efa0
+	sleep 1.5
+	echo "$member" >&5
+	wait_for "$T/out" ".public_key==\"$c\" and (.remove | not)"
+	head -1 "$T/out" | A el-link apply efa0
+	A wg show efa0 peers | grep -qF "$c"
+	# B removed by hand: C, whom only B vouched for, goes with it.
+	echo "{\"type\":\"peer\",\"public_key\":\"$b\",\"remove\":true}" | A el-link apply efa0
+	wait_for "$T/out" ".public_key==\"$c\" and .remove" 40
+	exec 5>&-
+	wait
+	[ "$(wc -l < "$T/out")" -eq 2 ]
+	# (applied, that leaves A without either)
+	tail -1 "$T/out" | A el-link apply efa0
+	[ -z "$(A wg show efa0 peers)" ]
+
+	# The plain filter reads the device again too (before judging a fact
+	# once --refresh seconds have passed).
+	mkfifo "$T/facts2"
+	A el-trust --iface efa0 --refresh 1 < "$T/facts2" > "$T/out2" &
+	exec 5> "$T/facts2"
+	echo "$member" >&5
+	echo "{\"type\":\"peer\",\"public_key\":\"$b\",\"allowed_ips\":[\"10.77.9.0/24\"]}" | A el-link apply efa0
+	sleep 1.5
+	echo "$member" >&5
+	exec 5>&-
+	wait
+	[ "$(cat "$T/out2")" = "$member" ]
+}
+

@@ -577,6 +577,91 @@ static void test_fold_health(void)
 	elk_device_clear(&d);
 }
 
+/* As if someone removed peer id from d. */
+static void drop_peer(struct elk_device *d, int id)
+{
+	uint8_t k[ELK_KEY_LEN];
+
+	mkkey(k, id);
+	for (size_t i = 0; i < d->n_peers; i++)
+		if (elk_key_eq(d->peers[i].public_key, k)) {
+			elk_peer_clear(&d->peers[i]);
+			d->peers[i] = d->peers[--d->n_peers];
+			return;
+		}
+	T_CHECK(0, "no peer %d to drop", id);
+}
+
+/* The device read again: new configured peers count as sources, the
+ * fold's own additions never do, what it gave stays its own. */
+static void test_fold_rebase(void)
+{
+	struct elk_device d, d2;
+	struct elk_trust_fold t;
+	uint8_t k[ELK_KEY_LEN];
+	char want[512];
+
+	base_device(&d);
+	T_EQ_INT(elk_trust_fold_init(&t, NULL, &d, NULL, 1000), 0, "init");
+	enum { ROUTER3 = 10, NEWD = 11 };
+
+	/* Before: ROUTER3 is nobody. */
+	add(&t, fact(ELK_TATTR_MEMBER, NEWD, ROUTER3, 100, NULL), 0, MEM, "stranger's member");
+	/* NEWC joins through ROUTER, with a network of its own; HOST gets a
+	 * network from ROUTER6. */
+	add(&t, fact(ELK_TATTR_MEMBER, NEWC, ROUTER, 100, NULL), 0, B, "member");
+	add(&t, fact(ELK_TATTR_ALLOWED_IP, NEWC, ROUTER, 100, "10.8.0.0/16"), 0, B, "net");
+	add(&t, fact(ELK_TATTR_ALLOWED_IP, HOST, ROUTER6, 10, "10.3.0.0/16"), 0, B, "host net");
+	T_CHECK(strstr(synced(&t, 0), "10.8.0.0/16") != NULL, "NEWC added with its network");
+
+	/* The device as el-link apply left it, plus ROUTER3 configured by
+	 * someone else, minus ROUTER2 removed by someone else, and with a
+	 * fresh handshake of NEWC's. */
+	base_device(&d2);
+	add_peer(&d2, NEWC, "10.8.0.0/16", "192.0.2.7:51820", 2000);
+	add_peer(&d2, ROUTER3, "10.30.0.0/16", NULL, 0);
+	mkkey(k, HOST);
+	{
+		struct elk_peer *h = elk_device_find_peer(&d2, k);
+		struct elk_cidr *g = realloc(h->allowed_ips, 3 * sizeof(*g));
+
+		T_CHECK(g != NULL, "realloc");
+		h->allowed_ips = g;
+		T_EQ_INT(elk_cidr_parse("10.3.0.0/16", &g[h->n_allowed_ips++]), 0, "cidr");
+	}
+	drop_peer(&d2, ROUTER2);
+	T_EQ_INT(elk_trust_fold_rebase(&t, &d2, 2001), 0, "rebase");
+	T_EQ_STR(synced(&t, 1), "", "the device is as the fold wants it");
+
+	mkkey(k, ROUTER3);
+	T_EQ_STR(elk_trust_level_name(elk_trust_fold_source_level(&t, k)), "membership",
+		 "a router configured meanwhile vouches for members");
+	add(&t, fact(ELK_TATTR_MEMBER, NEWD, ROUTER3, 100, NULL), 1, B, "its member");
+	mkkey(k, NEWC);
+	T_EQ_STR(elk_trust_level_name(elk_trust_fold_source_level(&t, k)), "untrusted",
+		 "a peer the fold added is nobody, network or not");
+	mkkey(k, ROUTER2);
+	T_EQ_STR(elk_trust_level_name(elk_trust_fold_source_level(&t, k)), "untrusted",
+		 "a router removed meanwhile is nobody");
+	snprintf(want, sizeof(want), "{\"type\":\"peer\",\"public_key\":\"%s\",\"allowed_ips\":[\"%s\"]}",
+		 b64(NEWD), ll(NEWD));
+	T_EQ_STR(synced(&t, 1), want, "ROUTER3's member added");
+
+	/* HOST's network came from facts: still withdrawn when they expire. */
+	snprintf(want, sizeof(want),
+		 "{\"type\":\"peer\",\"public_key\":\"%s\",\"replace_allowed_ips\":true,"
+		 "\"allowed_ips\":[\"10.0.0.3/32\",\"%s\"]}", b64(HOST), ll(HOST));
+	T_EQ_STR(synced(&t, 10), want, "the fold's network is not configuration");
+
+	/* Someone removes NEWC while ROUTER still vouches: added back. */
+	drop_peer(&d2, NEWC);
+	T_EQ_INT(elk_trust_fold_rebase(&t, &d2, 2002), 0, "rebase 2");
+	T_CHECK(strstr(synced(&t, 11), "10.8.0.0/16") != NULL, "NEWC added again");
+	elk_trust_fold_free(&t);
+	elk_device_clear(&d);
+	elk_device_clear(&d2);
+}
+
 int main(void)
 {
 	elk_init("test_trust");
@@ -588,5 +673,6 @@ int main(void)
 	test_fold_configured();
 	test_fold_policy();
 	test_fold_health();
+	test_fold_rebase();
 	return T_DONE();
 }
