@@ -7,6 +7,23 @@
 # cannot run; CI runs as root, so there they run.
 set -u
 build=${1:-build/rel}
+
+# As root, the run gets network and mount namespaces of its own: the
+# suites' fixed namespace names (/run/netns), UAPI sockets (/run/wireguard)
+# and loopback ports are then private to it, so two runs on one machine
+# cannot collide and nothing of a test touches the host's network.
+# ELK_TEST_ISOLATE=0 runs in the host's namespaces instead.
+if [ "$(id -u)" = 0 ] && [ "${ELK_TEST_ISOLATE:-1}" != 0 ] && [ -z "${ELK_TEST_ISOLATED:-}" ] &&
+	unshare --net --mount true 2>/dev/null; then
+	self=$(cd "$(dirname "$0")" && pwd)/run.sh
+	ELK_TEST_ISOLATED=1 exec unshare --net --mount --propagation private sh -c '
+		set -e
+		mkdir -p /run/netns /run/wireguard
+		mount -t tmpfs -o mode=0755 elk-netns /run/netns
+		mount -t tmpfs -o mode=0755 elk-wireguard /run/wireguard
+		ip link set lo up
+		exec sh "$@"' sh "$self" "$build"
+fi
 cd "$(dirname "$0")/.." || exit 111
 passed=0 failed=0 skipped=0
 failures=
@@ -63,6 +80,7 @@ if [ -n "$sanlogs" ]; then
 	rm -rf "$sanlogs"
 fi
 
+[ -z "${ELK_TEST_ISOLATED:-}" ] || echo "(ran in network and mount namespaces of its own; ELK_TEST_ISOLATE=0 to not)"
 [ -z "$failures" ] || printf 'failed:%s\n' "$failures"
 echo "check: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
