@@ -8,7 +8,7 @@
 #   tunnel: efa0 10.77.0.1   efb0 10.77.0.2 (routes)   efc0 10.77.0.3
 # Needs root; skips cleanly otherwise.
 
-export EL_LINK_BACKEND=userspace
+load netns   # ns_del; EL_LINK_BACKEND=userspace
 # Short timing so a test runs in seconds.
 export EL_FACTS_CYCLE=1 EL_FACTS_ALIVE=2 EL_FACTS_TTL=20
 NSES="elfA elfB elfC"
@@ -34,14 +34,7 @@ B() { ip netns exec elfB "$@"; }
 C() { ip netns exec elfC "$@"; }
 
 down() {
-	local ns p
-	for ns in $NSES; do
-		ip netns list | grep -qw "^$ns" || continue
-		for p in $(ip netns pids "$ns"); do kill "$p" 2>/dev/null; done
-		for _ in $(seq 50); do [ -z "$(ip netns pids "$ns")" ] && break; sleep 0.1; done
-		for p in $(ip netns pids "$ns"); do kill -9 "$p" 2>/dev/null; done
-		ip netns del "$ns"
-	done
+	ns_del $NSES
 	rm -f /var/run/wireguard/efa0.sock /var/run/wireguard/efb0.sock /var/run/wireguard/efc0.sock
 }
 

@@ -37,16 +37,22 @@ netns_up() {
 	B ip link set lo up; B ip link set veB up
 }
 
-# Ends every process inside our namespaces, by PID, then deletes them.
-netns_down() {
+# ns_del NS...: ends every process inside each namespace, by PID (TERM,
+# then KILL after 5 s), then deletes it. Namespaces that do not exist are
+# skipped.
+ns_del() {
 	local ns p
-	for ns in "$NSA" "$NSB" elkM; do
+	for ns in "$@"; do
 		ip netns list | grep -qw "^$ns" || continue
 		for p in $(ip netns pids "$ns"); do kill "$p" 2>/dev/null; done
 		for _ in $(seq 50); do [ -z "$(ip netns pids "$ns")" ] && break; sleep 0.1; done
 		for p in $(ip netns pids "$ns"); do kill -9 "$p" 2>/dev/null; done
 		ip netns del "$ns"
 	done
+}
+
+netns_down() {
+	ns_del "$NSA" "$NSB" elkM
 	rm -f /var/run/wireguard/ela0.sock /var/run/wireguard/elb0.sock /var/run/wireguard/wgo0.sock
 }
 
