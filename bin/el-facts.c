@@ -17,10 +17,10 @@
 #include "records.h"
 
 static const char help[] =
-"Usage: el-facts decode (--key PRIVATE | --no-verify) [--source IPV6] [--raw]\n"
-"       el-facts encode --key PRIVATE --peer PUBKEY [--raw]\n"
+"Usage: el-facts decode (--key-file FILE | --no-verify) [--source IPV6] [--raw]\n"
+"       el-facts encode --key-file FILE --peer PUBKEY [--raw]\n"
 "       el-facts local IFACE [--include GLOB] [--exclude GLOB] [--route CIDR] [--ttl S]\n"
-"       el-facts gossip IFACE [local's options] [--cycle S] [--alive S] [--key PRIVATE]\n"
+"       el-facts gossip IFACE [local's options] [--cycle S] [--alive S] [--key-file FILE]\n"
 "                             [--relay] [--no-stdin]\n"
 "\n"
 "decode reads signed fact groups in wirelink's wire format, one datagram per\n"
@@ -40,8 +40,11 @@ static const char help[] =
 "ttl is 0..65535 seconds (encode: 255 when absent).\n"
 "\n"
 "Options:\n"
-"  --key PRIVATE   our private key, base64 (env EL_FACTS_KEY): decode checks\n"
-"                  signatures with it, encode signs with it\n"
+"  --key-file FILE our private key (env EL_FACTS_KEY_FILE): a base64 line or\n"
+"                  el-keygen's record; decode checks signatures with it, encode\n"
+"                  signs with it, gossip uses it when the device hides its own\n"
+"  --key PRIVATE   the same key given as a value (env EL_FACTS_KEY); on the\n"
+"                  command line, other users see it in ps: prefer a file\n"
 "  --peer PUBKEY   encode: the recipient's public key (env EL_FACTS_PEER)\n"
 "  --no-verify     decode: do not check signatures (recorded traffic whose\n"
 "                  keys are unknown)\n"
@@ -64,7 +67,7 @@ static const char help[] =
 "  el-facts decode --no-verify < tests/vectors/wirelink-vnet-packets.hex\n"
 "  el-facts decode --no-verify < capture.hex | jq -c 'select(.attribute==\"endpoint\")'\n"
 "  echo '{\"type\":\"fact\",\"subject\":\"'$B'\",\"attribute\":\"endpoint\",\"value\":\"192.0.2.7:51820\"}' |\n"
-"    el-facts encode --key \"$A_PRIV\" --peer \"$B_PUB\" | el-facts decode --key \"$B_PRIV\"\n"
+"    el-facts encode --key-file a.json --peer \"$B_PUB\" | el-facts decode --key-file b.json\n"
 "\n"
 "decode goes on after a bad line and exits with the worst result.\n"
 "Exit: 0 ok, 1 a group failed its signature or source check, 100 usage or\n"
@@ -271,7 +274,8 @@ static void cmd_encode(const uint8_t priv[ELK_KEY_LEN], const uint8_t peer[ELK_K
 
 int main(int argc, char **argv)
 {
-	const char *cmd = NULL, *key = NULL, *peer = NULL, *source = NULL;
+	const char *cmd = NULL, *key = NULL, *key_file = NULL, *peer = NULL, *source = NULL;
+	bool have_key;
 	uint8_t priv[ELK_KEY_LEN], pub[ELK_KEY_LEN], own_pub[ELK_KEY_LEN], src[16];
 
 	elk_init(argv[0]);
@@ -285,11 +289,14 @@ int main(int argc, char **argv)
 			raw = true;
 		} else if (!strcmp(a, "--no-verify")) {
 			no_verify = true;
-		} else if (!strcmp(a, "--key") || !strcmp(a, "--peer") || !strcmp(a, "--source")) {
+		} else if (!strcmp(a, "--key") || !strcmp(a, "--key-file") || !strcmp(a, "--peer") ||
+			   !strcmp(a, "--source")) {
 			if (i + 1 >= argc)
 				elk_die_usage("%s needs a value", a);
-			if (a[2] == 'k')
+			if (!strcmp(a, "--key"))
 				key = argv[++i];
+			else if (!strcmp(a, "--key-file"))
+				key_file = argv[++i];
 			else if (a[2] == 'p')
 				peer = argv[++i];
 			else
@@ -308,36 +315,35 @@ int main(int argc, char **argv)
 		elk_die_usage("give a subcommand: decode, encode, local or gossip");
 	if (!strcmp(cmd, "local") || !strcmp(cmd, "gossip"))
 		elk_die_usage("%s: put the subcommand first (el-facts %s IFACE ...)", cmd, cmd);
-	key = elk_opt_env(key, "EL_FACTS_KEY");
+	if (strcmp(cmd, "decode") && strcmp(cmd, "encode"))
+		elk_die_usage("unknown subcommand \"%.32s\" (decode, encode, local, gossip)",
+			      cmd);
+	if (no_verify && (key || key_file))
+		elk_die_usage("decode: --no-verify and --key contradict each other");
+	/* With --no-verify, a key in the environment is not asked for. */
+	have_key = !no_verify && elk_facts_key_opt(key, key_file, priv);
 	if (!strcmp(cmd, "decode")) {
 		if (peer)
 			elk_die_usage("--peer belongs to 'el-facts encode'");
-		if (no_verify && key)
-			elk_die_usage("decode: --no-verify and --key contradict each other");
-		if (!no_verify && !key)
-			elk_die_usage("decode: give --key PRIVATE (or EL_FACTS_KEY) to check "
-				      "signatures, or --no-verify");
-		if (key)
-			parse_key(priv, key, "--key");
+		if (!no_verify && !have_key)
+			elk_die_usage("decode: give --key-file FILE or --key PRIVATE (or "
+				      "EL_FACTS_KEY_FILE, EL_FACTS_KEY) to check signatures, or "
+				      "--no-verify");
 		if (source && inet_pton(AF_INET6, source, src) != 1)
 			elk_die(ELK_EXIT_USAGE, "--source: \"%.64s\" is not an IPv6 address",
 				source);
-		cmd_decode(key ? priv : NULL, source ? src : NULL);
+		cmd_decode(have_key ? priv : NULL, source ? src : NULL);
 	} else if (!strcmp(cmd, "encode")) {
 		peer = elk_opt_env(peer, "EL_FACTS_PEER");
 		if (no_verify || source)
 			elk_die_usage("--no-verify and --source belong to 'el-facts decode'");
-		if (!key || !peer)
-			elk_die_usage("encode: give --key PRIVATE (the sender) and --peer PUBKEY "
-				      "(the recipient)");
-		parse_key(priv, key, "--key");
+		if (!have_key || !peer)
+			elk_die_usage("encode: give --key-file FILE or --key PRIVATE (the sender) "
+				      "and --peer PUBKEY (the recipient)");
 		parse_key(pub, peer, "--peer");
 		if (elk_key_public(own_pub, priv) < 0)
 			elk_die(ELK_EXIT_USAGE, "--key: not a usable Curve25519 private key");
 		cmd_encode(priv, pub);
-	} else {
-		elk_die_usage("unknown subcommand \"%.32s\" (decode, encode, local, gossip)",
-			      cmd);
 	}
 	sodium_memzero(priv, sizeof(priv));
 	return worst;

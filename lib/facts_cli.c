@@ -13,12 +13,45 @@
 #include "facts_cli.h"
 #include "facts_gossip.h"
 #include "facts_local.h"
+#include "keyfile.h"
 
 #define MAX_LIST 64
 
+int elk_facts_key_opt(const char *key, const char *key_file, uint8_t priv[ELK_KEY_LEN])
+{
+	struct elk_err e;
+	FILE *f;
+	int r;
+
+	if (key && key_file)
+		elk_die_usage("give --key or --key-file, not both");
+	if (!key && !key_file) {
+		key_file = elk_opt_env(NULL, "EL_FACTS_KEY_FILE");
+		key = key_file ? NULL : elk_opt_env(NULL, "EL_FACTS_KEY");
+	}
+	if (key) {
+		/* Never quote the value: it is a private key. */
+		if (elk_key_from_base64(priv, key))
+			elk_die_usage("--key: not a key (want 44 characters of base64 for 32 "
+				      "bytes, got %zu characters)", strlen(key));
+		return 1;
+	}
+	if (!key_file)
+		return 0;
+	if (!(f = fopen(key_file, "r")))
+		elk_die_sys("--key-file: cannot open %s", key_file);
+	r = elk_read_private_key(f, priv, &e);
+	fclose(f);
+	if (r == -ENODATA)
+		elk_die(ELK_EXIT_USAGE, "--key-file: %s is empty", key_file);
+	if (r)
+		elk_die(ELK_EXIT_USAGE, "--key-file: %s: %s", key_file, e.msg);
+	return 1;
+}
+
 int elk_facts_cli(int argc, char **argv)
 {
-	const char *cmd = argv[0], *ifname = NULL, *key = NULL;
+	const char *cmd = argv[0], *ifname = NULL, *key = NULL, *key_file = NULL;
 	const char *ttl = NULL, *cycle = NULL, *alive = NULL;
 	const char *inc[MAX_LIST], *exc[MAX_LIST];
 	struct elk_cidr routes[MAX_LIST];
@@ -67,6 +100,8 @@ int elk_facts_cli(int argc, char **argv)
 			alive = v;
 		} else if (!strcmp(a, "--key") && gossip) {
 			key = v;
+		} else if (!strcmp(a, "--key-file") && gossip) {
+			key_file = v;
 		} else {
 			elk_die_usage("%s: unknown option %s", cmd, a);
 		}
@@ -112,13 +147,8 @@ int elk_facts_cli(int argc, char **argv)
 	}
 	o.cycle = elk_opt_seconds(cycle, "EL_FACTS_CYCLE", "--cycle", 5, 1, 3600);
 	o.alive = elk_opt_seconds(alive, "EL_FACTS_ALIVE", "--alive", 30, 1, ELK_FACT_TTL_MAX);
-	key = elk_opt_env(key, "EL_FACTS_KEY");
-	if (key) {
-		/* Never quote the value: it is a private key. */
-		if (elk_key_from_base64(priv, key))
-			elk_die_usage("--key: not a key (want 44 characters of base64)");
+	if (elk_facts_key_opt(key, key_file, priv))
 		o.private_key = priv;
-	}
 	if (no_stdin)
 		o.in_fd = -1;
 	/* A reader that went away ends us with EPIPE, not a signal: the

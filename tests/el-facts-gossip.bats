@@ -172,7 +172,8 @@ ll() { el-keygen addr --ll "$(cat "$T/$1.pub")" | jq -r .address; }
 	two
 	a=$(cat "$T/a.pub") b=$(cat "$T/b.pub")
 	mkfifo "$T/in"
-	A el-facts gossip efa0 < "$T/in" > /dev/null 2> "$T/a.err" &
+	# (A's key from its file, as a device that hides it would need)
+	A el-facts gossip efa0 --key-file "$T/a.json" < "$T/in" > /dev/null 2> "$T/a.err" &
 	exec 5> "$T/in"
 	B el-facts gossip efb0 > "$T/b.out" 2> "$T/b.err" < /dev/null &
 	echo "{\"type\":\"fact\",\"subject\":\"$a\",\"attribute\":\"0x70\",\"value\":\"cafe\",\"ttl\":30}" >&5
@@ -189,7 +190,7 @@ ll() { el-keygen addr --ll "$(cat "$T/$1.pub")" | jq -r .address; }
 	# B signs for someone else (its own key as recipient): A cannot verify
 	c=$(cat "$T/c.pub")
 	echo "{\"type\":\"fact\",\"subject\":\"$c\",\"attribute\":\"endpoint\",\"value\":\"192.0.2.9:1\"}" |
-		el-facts encode --key "$(jq -r .private_key "$T/b.json")" --peer "$c" --raw > "$T/bad"
+		el-facts encode --key-file "$T/b.json" --peer "$c" --raw > "$T/bad"
 	B python3 -c "
 import socket,sys
 s=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)

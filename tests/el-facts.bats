@@ -9,7 +9,7 @@ setup() {
 	export PATH="$BATS_TEST_DIRNAME/../bin:$PATH"
 	V="$BATS_TEST_DIRNAME/vectors/wirelink-vnet-packets.hex"
 	T=$(mktemp -d)
-	unset EL_FACTS_KEY EL_FACTS_PEER
+	unset EL_FACTS_KEY EL_FACTS_KEY_FILE EL_FACTS_PEER
 }
 teardown() { rm -rf "$T"; }
 
@@ -19,7 +19,7 @@ CLIENT2=x9XnbJsnF64OxxOAWqr4yvghymMZAYGo+dYGc8tzcRw= # c7d5e76c...
 CORE=GbDu12ebM9LOq3a/rRsGNYQpgVSx6AL684WEy/eohFk=    # 19b0eed7...
 
 packet() { grep -v '^#' "$V" | sed -n "${1}p"; }
-keypair() { el-keygen > "$T/$1.json"; }
+keypair() { el-keygen --out "$T/$1.json"; }
 priv() { jq -r .private_key "$T/$1.json"; }
 pub() { jq -r .public_key "$T/$1.json"; }
 
@@ -127,6 +127,41 @@ pub() { jq -r .public_key "$T/$1.json"; }
 		'. == [$want[] | . + {source: $a}]'
 	# the key also comes from the environment
 	EL_FACTS_KEY=$(priv b) el-facts decode < "$T/hex" | jq -se 'length == 8'
+}
+
+@test "--key-file: el-keygen's record or a bare line; errors never quote the key" {
+	keypair a; keypair b
+	echo "{\"type\":\"fact\",\"subject\":\"$(pub a)\",\"attribute\":\"endpoint\",\"value\":\"192.0.2.7:51820\"}" > "$T/facts"
+	# the record el-keygen --out wrote, then a bare line as wg genkey prints
+	el-facts encode --key-file "$T/a.json" --peer "$(pub b)" < "$T/facts" > "$T/hex"
+	priv b > "$T/b.key"
+	el-facts decode --key-file "$T/b.key" < "$T/hex" | jq -e --arg a "$(pub a)" \
+		'.source == $a and .value == "192.0.2.7:51820"'
+	EL_FACTS_KEY_FILE="$T/b.json" el-facts decode < "$T/hex" | jq -e '.value == "192.0.2.7:51820"'
+	# the option beats the other's variable: a wrong key in the variable
+	# does not matter when the file is given
+	EL_FACTS_KEY=$(priv a) el-facts decode --key-file "$T/b.json" < "$T/hex" | grep -q 192.0.2.7
+	# and with the wrong key the check fails: 1
+	run el-facts decode --key-file "$T/a.json" < "$T/hex"
+	[ "$status" -eq 1 ]
+	# both options: usage
+	run el-facts decode --key-file "$T/b.json" --key "$(priv b)" < "$T/hex"
+	[ "$status" -eq 100 ]
+	[[ "$output" == *"not both"* ]]
+	# a missing file: 111; a file that is not a key: 100, naming the file
+	# and line, not its content
+	run el-facts decode --key-file "$T/nope" < "$T/hex"
+	[ "$status" -eq 111 ]
+	[[ "$output" == *"$T/nope"* ]]
+	printf '%s\n' "$(priv b | cut -c1-40)" > "$T/short.key"
+	run el-facts decode --key-file "$T/short.key" < "$T/hex"
+	[ "$status" -eq 100 ]
+	[[ "$output" == *"--key-file: $T/short.key: line 1"* ]]
+	[[ "$output" != *"$(priv b | cut -c1-40)"* ]]
+	: > "$T/empty"
+	run el-facts encode --key-file "$T/empty" --peer "$(pub b)" < "$T/facts"
+	[ "$status" -eq 100 ]
+	[[ "$output" == *"is empty"* ]]
 }
 
 @test "encode: ttl defaults to 255, an IPv4-mapped endpoint travels as IPv4" {
