@@ -38,13 +38,6 @@ down() {
 	rm -f /var/run/wireguard/efa0.sock /var/run/wireguard/efb0.sock /var/run/wireguard/efc0.sock
 }
 
-# veth NS1 IF1 ADDR1 NS2 IF2 ADDR2
-veth() {
-	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
-	ip -n "$1" addr add "$3/24" dev "$2"; ip -n "$1" link set "$2" up
-	ip -n "$4" addr add "$6/24" dev "$5"; ip -n "$4" link set "$5" up
-}
-
 underlay() {
 	for ns in $NSES; do ip netns add $ns || skip "cannot create network namespaces"; \
 		ip -n $ns link set lo up; done
@@ -53,25 +46,10 @@ underlay() {
 	veth elfA vac 198.18.3.1 elfC vca 198.18.3.3
 }
 
-# up NS IFACE SIDE ADDR [peer records...]
-up() {
-	local ns=$1 ifc=$2 side=$3 addr=$4; shift 4
-	{ jq -c --arg a "$addr" '{type:"iface", private_key, listen_port:51820, addresses:[$a]}' \
-		"$T/$side.json"; for p in "$@"; do echo "$p"; done; } |
-		ip netns exec "$ns" el-link up "$ifc" --daemon
-}
-
-# peer SIDE ENDPOINT ALLOWED...
-peer() {
-	local k; k=$(cat "$T/$1.pub"); local ep=$2; shift 2
-	jq -nc --arg k "$k" --arg ep "$ep" '{type:"peer", public_key:$k, endpoint:$ep,
-		allowed_ips:$ARGS.positional}' --args "$@"
-}
-
 two() {
 	underlay
-	up elfA efa0 a 10.77.0.1/24 "$(peer b 198.18.1.2:51820 10.77.0.2/32)"
-	up elfB efb0 b 10.77.0.2/24 "$(peer a 198.18.1.1:51820 10.77.0.1/32)"
+	el_up elfA efa0 a 10.77.0.1/24 "$(el_peer b 198.18.1.2:51820 10.77.0.2/32)"
+	el_up elfB efb0 b 10.77.0.2/24 "$(el_peer a 198.18.1.1:51820 10.77.0.1/32)"
 }
 
 # A and C each know only B, which routes (forwards) 10.77.0.0/24. A and C
@@ -80,10 +58,10 @@ two() {
 three() {
 	underlay
 	B sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0
-	up elfA efa0 a 10.77.0.1/24 "$(peer b 198.18.1.2:51820 10.77.0.0/24)"
-	up elfB efb0 b 10.77.0.2/24 "$(peer a 198.18.1.1:51820 10.77.0.1/32)" \
-		"$(peer c 198.18.2.3:51820 10.77.0.3/32)"
-	up elfC efc0 c 10.77.0.3/24 "$(peer b 198.18.2.2:51820 10.77.0.0/24)"
+	el_up elfA efa0 a 10.77.0.1/24 "$(el_peer b 198.18.1.2:51820 10.77.0.0/24)"
+	el_up elfB efb0 b 10.77.0.2/24 "$(el_peer a 198.18.1.1:51820 10.77.0.1/32)" \
+		"$(el_peer c 198.18.2.3:51820 10.77.0.3/32)"
+	el_up elfC efc0 c 10.77.0.3/24 "$(el_peer b 198.18.2.2:51820 10.77.0.0/24)"
 }
 
 # wait_for FILE JQ-FILTER [tries]: until some line of FILE matches.
@@ -210,9 +188,6 @@ mesh() {
 		"$BATS_TEST_DIRNAME/../share/examples/mesh.sh" "$ifc" > "$T/$ifc.mesh" 2>&1 &
 }
 
-
-# rx bytes NS's IFACE counts from peer SIDE
-rx() { ip netns exec "$1" wg show "$2" transfer | awk -v k="$(cat "$T/$3.pub")" '$1==k{print $2}'; }
 
 # until A's peer C has C's tunnel address (C healthy at A), or not
 direct() {

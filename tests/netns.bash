@@ -99,3 +99,31 @@ ping_until() {
 	done
 	return 1
 }
+
+# --- for suites with more hosts: keys in $T/SIDE.json and $T/SIDE.pub ---
+
+# veth NS1 IF1 ADDR1 NS2 IF2 ADDR2: a veth pair between two namespaces,
+# each end with its /24, up.
+veth() {
+	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+	ip -n "$1" addr add "$3/24" dev "$2"; ip -n "$1" link set "$2" up
+	ip -n "$4" addr add "$6/24" dev "$5"; ip -n "$4" link set "$5" up
+}
+
+# el_up NS IFACE SIDE ADDR [peer records...]: an el-link device on 51820.
+el_up() {
+	local ns=$1 ifc=$2 side=$3 addr=$4; shift 4
+	{ jq -c --arg a "$addr" '{type:"iface", private_key, listen_port:51820, addresses:[$a]}' \
+		"$T/$side.json"; for p in "$@"; do echo "$p"; done; } |
+		ip netns exec "$ns" el-link up "$ifc" --daemon
+}
+
+# el_peer SIDE ENDPOINT|- ALLOWED...: a peer record ("-": no endpoint).
+el_peer() {
+	local k; k=$(cat "$T/$1.pub"); local ep=$2; shift 2
+	jq -nc --arg k "$k" --arg ep "$ep" '{type:"peer", public_key:$k, allowed_ips:$ARGS.positional}
+		+ (if $ep == "-" then {} else {endpoint:$ep} end)' --args "$@"
+}
+
+# rx NS IFACE SIDE: the bytes IFACE in NS received from peer SIDE.
+rx() { ip netns exec "$1" wg show "$2" transfer | awk -v k="$(cat "$T/$3.pub")" '$1==k{print $2}'; }
