@@ -93,7 +93,7 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBA) $(HDRS) $(FLAGSTAMP)
 
 # Debian packages: to build, to test, and the real peers the tests talk to.
 DEB_BUILD := gcc make pkg-config libc6-dev libsodium-dev libb2-dev libjansson-dev nettle-dev libmnl-dev
-DEB_TEST  := jq bats wireguard-tools wireguard-go iproute2 iputils-ping iperf3 tshark bc socat python3
+DEB_TEST  := jq bats wireguard-tools wireguard-go iproute2 iputils-ping iperf3 tshark bc socat python3 coturn nftables
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 # For the kernel backend's VM (tests/qemu): installed by the harness itself
 # when it runs (tests/qemu/run.sh --install reads this line), never by

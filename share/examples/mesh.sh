@@ -13,14 +13,23 @@
 # Usage: mesh.sh IFACE [el-facts gossip options...]
 #   env: EL_FACTS_CYCLE, EL_FACTS_TTL, EL_FACTS_ALIVE (short in tests),
 #        EL_TRUST_STALE, EL_TRUST_TRY (health and endpoint rotation: keep
-#        STALE above twice ALIVE plus a cycle),
+#        STALE above twice ALIVE plus a cycle), EL_PUNCH_SERVERS (STUN
+#        servers: announce our public endpoint, for peers behind NAT),
+#        EL_PUNCH_EVERY,
 #        EL_TRUST_POLICY (a policy file), EL_TRUST_EXPLAIN=1 (why facts
 #        were rejected, on stderr)
 set -eu
 [ $# -ge 1 ] || { echo "usage: mesh.sh IFACE [el-facts gossip options]" >&2; exit 100; }
 iface=$1; shift
-# --no-stdin: nothing of our own to announce beyond the local facts.
-el-facts gossip "$iface" --no-stdin "$@" |
+# With STUN servers (EL_PUNCH_SERVERS), el-punch tells gossip where our
+# WireGuard port appears from outside, again every EL_PUNCH_EVERY seconds
+# (60); without, nothing of our own to announce beyond the local facts.
+if [ -n "${EL_PUNCH_SERVERS:-}" ]; then
+	el-punch stun "$iface" --every "${EL_PUNCH_EVERY:-60}" |
+		el-facts gossip "$iface" "$@"
+else
+	el-facts gossip "$iface" --no-stdin "$@"
+fi |
 	el-trust --iface "$iface" --peers |
 	while IFS= read -r rec; do
 		printf '%s\n' "$rec" | el-link apply "$iface" ||
