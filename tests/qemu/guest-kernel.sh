@@ -301,3 +301,38 @@ if command -v el-facts >/dev/null && command -v mesh.sh >/dev/null; then
 	for n in x y z; do ip netns exec $n el-link down wg0 || fail "mesh: down in $n"; done
 	! grep -i 'sanitizer\|failed' /tmp/x.mesh /tmp/z.mesh || fail "mesh: errors in the pipelines"
 fi
+
+# el-punch on a kernel WireGuard port: the kernel's socket owns 51820, and
+# el-punch still asks coturn from that port (raw sockets) and gets the
+# address and port the server saw.
+if command -v el-punch >/dev/null && command -v turnserver >/dev/null; then
+	ip netns add p
+	ip netns add q
+	ip -n p link set lo up
+	ip -n q link set lo up
+	ip link add vp netns p type veth peer name vq netns q
+	ip -n p addr add 192.168.88.1/24 dev vp
+	ip -n p link set vp up
+	ip -n q addr add 192.168.88.2/24 dev vq
+	ip -n q link set vq up
+	ip netns exec q turnserver -n --listening-ip 192.168.88.2 --listening-port 3478 --stun-only \
+		--no-cli --no-tls --no-dtls --log-file /tmp/turn.log --simple-log >/dev/null 2>&1 &
+	el-keygen --out /tmp/p.json
+	jq -c '{type:"iface", private_key, listen_port:51820}' /tmp/p.json |
+		ip netns exec p el-link up wgp || fail "punch: el-link up wgp"
+	ip netns exec p ip -d link show wgp | grep -q wireguard || fail "punch: wgp is not a kernel link"
+	got=''
+	for _ in $(seq 30); do
+		got=$(ip netns exec p el-punch stun wgp --server 192.168.88.2 --timeout 1 -q) && break
+		sleep 0.2
+	done
+	echo "$got" | jq -e --arg k "$(pub p)" '.subject == $k and .value == "192.168.88.1:51820"' \
+		>/dev/null || { echo "got: $got"; cat /tmp/turn.log; fail "punch: el-punch stun on a kernel port"; }
+	ip netns exec p wg show wgp listen-port | grep -qx 51820 || fail "punch: the kernel lost its port"
+	ok "el-punch stun from a kernel WireGuard port: coturn saw 192.168.88.1:51820"
+	for n in p q; do
+		for pid in $(ip netns pids $n); do kill "$pid" 2>/dev/null || true; done
+	done
+	ip netns exec p el-link down wgp || fail "punch: down wgp"
+fi
+

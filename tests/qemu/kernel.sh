@@ -16,7 +16,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 N=${ELK_QEMU_PEERS:-600}
-for b in el-link el-keygen el-keyx el-facts el-trust; do
+for b in el-link el-keygen el-keyx el-facts el-trust el-punch; do
 	[ -x "$ROOT/bin/$b" ] || { echo "qemu: build first (make): no bin/$b" >&2; exit 1; }
 done
 command -v jq >/dev/null || { echo "qemu: cannot run here: needs jq" >&2; exit 77; }
@@ -51,10 +51,13 @@ trap cleanup EXIT
 		+ (if $i % 7 == 0 then {preshared_key: key("elk-psk-")} else {} end)'
 } >"$D/many.jsonl"
 
+# coturn, for el-punch, when the host has it (the test skips that part without)
+TURN=()
+command -v turnserver >/dev/null && TURN=(--add "$(command -v turnserver)")
 ARGS=(--guest "$ROOT/tests/qemu/guest-kernel.sh" --add "$ROOT/bin/el-link"
 	--add "$ROOT/bin/el-keygen" --add "$ROOT/bin/el-keyx" --add "$ROOT/bin/el-facts"
-	--add "$ROOT/bin/el-trust" --add "$ROOT/share/examples/mesh.sh"
-	--add "$D/many.jsonl:/data/many.jsonl")
+	--add "$ROOT/bin/el-trust" --add "$ROOT/bin/el-punch" --add "$ROOT/share/examples/mesh.sh"
+	--add "$D/many.jsonl:/data/many.jsonl" "${TURN[@]}")
 IN=()
 if [ "${ELK_QEMU_INTEROP:-1}" != 0 ] && [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] &&
 	command -v busybox >/dev/null; then
