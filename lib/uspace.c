@@ -4,8 +4,13 @@
  * bound to the listen port, the UAPI listening socket and its clients,
  * stdin (records), and a signalfd. Timers need no fd: epoll_wait sleeps
  * until the device's next deadline (at most a second, so a removed socket
- * file is noticed). Packets are read in bursts until the queue is empty so
- * the data path is ready for batched syscalls later.
+ * file is noticed).
+ *
+ * UDP goes in batches: recvmmsg takes up to RX_BATCH datagrams per call,
+ * and datagrams to the network are queued (TX_BATCH slots) and leave with
+ * one sendmmsg when the queue is full or the loop is about to sleep, so a
+ * burst of TUN packets costs one send syscall, not one each. The TUN side
+ * is one packet per read/write (no offloads yet).
  */
 #include "uspace.h"
 
@@ -35,6 +40,27 @@
 #define CLIENT_MAX_REQUEST (1u << 20) /* a set for thousands of peers */
 #define BURST 64                      /* packets per wakeup per fd */
 #define PKT_MAX 65535
+#define RX_BATCH 16                   /* datagrams per recvmmsg */
+#define TX_BATCH 64                   /* datagrams per sendmmsg */
+#define TX_SLOT 2048                  /* a queued datagram; larger ones go alone */
+
+/* Datagrams waiting for one sendmmsg, all on one socket. */
+struct txq {
+	int fd;
+	unsigned n;
+	struct mmsghdr msg[TX_BATCH];
+	struct iovec iov[TX_BATCH];
+	struct sockaddr_storage addr[TX_BATCH];
+	uint8_t buf[TX_BATCH][TX_SLOT];
+};
+
+/* recvmmsg's buffers: any datagram up to the UDP maximum fits. */
+struct rxq {
+	struct mmsghdr msg[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	struct sockaddr_storage addr[RX_BATCH];
+	uint8_t buf[RX_BATCH][PKT_MAX];
+};
 
 struct client {
 	int fd;
@@ -61,6 +87,8 @@ struct uspace {
 	bool stop;
 	unsigned rejected; /* records refused */
 	uint8_t pkt[PKT_MAX + ELK_WG_OVERHEAD], out[PKT_MAX + ELK_WG_OVERHEAD];
+	struct txq *tx;
+	struct rxq *rx;
 };
 
 static uint64_t mono_ns(void)
@@ -161,14 +189,52 @@ static void udp_close(struct uspace *u)
 	u->udp4 = u->udp6 = -1;
 }
 
+/* Sends what is queued. A datagram the kernel refuses (no route, a full
+ * buffer) is dropped, as WireGuard's normal loss, and the rest still go. */
+static void tx_flush(struct uspace *u)
+{
+	struct txq *q = u->tx;
+	unsigned i = 0;
+
+	while (i < q->n) {
+		int r = sendmmsg(q->fd, q->msg + i, q->n - i, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			i++; /* the one that failed */
+		} else {
+			i += (unsigned)r;
+		}
+	}
+	q->n = 0;
+}
+
 static void send_net(struct uspace *u, const struct elk_wg_result *r, const uint8_t *buf)
 {
 	int fd = r->addr.ss_family == AF_INET6 ? u->udp6 : u->udp4;
+	struct txq *q = u->tx;
 
 	if (fd < 0)
 		return;
-	/* UDP drops are WireGuard's normal loss: nothing to report. */
-	(void)!sendto(fd, buf, r->len, 0, (const struct sockaddr *)&r->addr, r->addrlen);
+	if (q->n && q->fd != fd)
+		tx_flush(u);
+	if (r->len > TX_SLOT) {
+		/* Rare (an MTU above the slot): alone, after what is queued. */
+		tx_flush(u);
+		(void)!sendto(fd, buf, r->len, 0, (const struct sockaddr *)&r->addr, r->addrlen);
+		return;
+	}
+	unsigned i = q->n++;
+
+	q->fd = fd;
+	memcpy(q->buf[i], buf, r->len);
+	memcpy(&q->addr[i], &r->addr, r->addrlen);
+	q->iov[i] = (struct iovec){ .iov_base = q->buf[i], .iov_len = r->len };
+	q->msg[i].msg_hdr = (struct msghdr){ .msg_name = &q->addr[i], .msg_namelen = r->addrlen,
+					     .msg_iov = &q->iov[i], .msg_iovlen = 1 };
+	if (q->n == TX_BATCH)
+		tx_flush(u);
 }
 
 /* Carries out a result, then everything the device queued behind it. */
@@ -187,17 +253,33 @@ static void drain(struct uspace *u, struct elk_wg_result r, uint64_t now)
 
 static void on_udp(struct uspace *u, int fd)
 {
-	for (int i = 0; i < BURST; i++) {
-		struct sockaddr_storage src;
-		socklen_t slen = sizeof(src);
-		ssize_t n = recvfrom(fd, u->pkt, PKT_MAX, 0, (struct sockaddr *)&src, &slen);
-		uint64_t now;
+	struct rxq *q = u->rx;
 
-		if (n < 0)
+	for (int got = 0; got < BURST;) {
+		int n;
+
+		for (int i = 0; i < RX_BATCH; i++) {
+			q->iov[i] = (struct iovec){ .iov_base = q->buf[i], .iov_len = PKT_MAX };
+			q->msg[i].msg_hdr = (struct msghdr){ .msg_name = &q->addr[i],
+							     .msg_namelen = sizeof(q->addr[i]),
+							     .msg_iov = &q->iov[i],
+							     .msg_iovlen = 1 };
+		}
+		n = recvmmsg(fd, q->msg, RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
 			return;
-		now = mono_ns();
-		drain(u, elk_wg_dev_decapsulate(u->dev, (struct sockaddr *)&src, slen, u->pkt,
-						(size_t)n, u->out, sizeof(u->out), now), now);
+		for (int i = 0; i < n; i++) {
+			uint64_t now = mono_ns();
+
+			drain(u, elk_wg_dev_decapsulate(u->dev, (struct sockaddr *)&q->addr[i],
+							q->msg[i].msg_hdr.msg_namelen, q->buf[i],
+							q->msg[i].msg_len, u->out, sizeof(u->out),
+							now),
+			      now);
+		}
+		got += n;
+		if (n < RX_BATCH)
+			return;
 	}
 }
 
@@ -562,7 +644,8 @@ static int setup(struct uspace *u)
 	sigset_t set;
 	int r;
 
-	if (!(u->dev = elk_wg_dev_new(&o->dev)))
+	if (!(u->dev = elk_wg_dev_new(&o->dev)) || !(u->tx = calloc(1, sizeof(*u->tx))) ||
+	    !(u->rx = malloc(sizeof(*u->rx))))
 		return elk_warn("out of memory"), ELK_EXIT_SYS;
 	elk_wg_dev_set_wall_clock(u->dev, wall_ns(), mono_ns());
 	if ((r = uapi_listen(u))) {
@@ -645,6 +728,9 @@ static void loop(struct uspace *u)
 		now = mono_ns();
 		if (elk_wg_dev_next_deadline(u->dev) <= now)
 			drain(u, elk_wg_dev_tick(u->dev, u->out, sizeof(u->out), now), now);
+		/* Before sleeping: nothing waits in the queue. */
+		if (u->tx->n)
+			tx_flush(u);
 		if (now - last_check >= 1000000000ull) {
 			last_check = now;
 			elk_wg_dev_set_wall_clock(u->dev, wall_ns(), now);
@@ -675,6 +761,8 @@ static void teardown(struct uspace *u)
 	elk_rtnl_close(&u->rtnl);
 	if (u->dev)
 		elk_wg_dev_free(u->dev);
+	free(u->tx);
+	free(u->rx);
 	if (u->inbuf) {
 		sodium_memzero(u->inbuf, ELK_LINE_MAX + 1);
 		free(u->inbuf);
