@@ -55,8 +55,9 @@ static const char help[] =
 "                        fractions allowed; env EL_PUNCH_TIMEOUT); requests are\n"
 "                        sent again after 0.5, 1.5, 3.5 s...\n"
 "  --ttl S               the facts' ttl (default 255; env EL_PUNCH_TTL)\n"
-"  --every S             keep running: ask again every S seconds (env\n"
-"                        EL_PUNCH_EVERY)\n"
+"  --every S             keep running: ask again every S seconds, and print an\n"
+"                        endpoint that went away with ttl 0 (gossip then stops\n"
+"                        announcing it) (env EL_PUNCH_EVERY)\n"
 "  --port PORT           the source port, when IFACE's cannot be read\n"
 "  --self PUBKEY         the fact's subject, when IFACE's key cannot be read\n"
 "  -q, --quiet           no progress on stderr\n"
@@ -359,6 +360,21 @@ static size_t ask(struct server *sv, size_t n, uint16_t sport, int64_t timeout_m
 	return answered;
 }
 
+static void put_fact(const uint8_t self[ELK_KEY_LEN], const char *endpoint, unsigned ttl)
+{
+	json_t *rec = elk_record_new("fact");
+
+	if (!rec)
+		elk_die(ELK_EXIT_SYS, "out of memory");
+	elk_set_key(rec, "subject", self);
+	json_object_set_new(rec, "attribute", json_string("endpoint"));
+	json_object_set_new(rec, "value", json_string(endpoint));
+	json_object_set_new(rec, "ttl", json_integer(ttl));
+	if (elk_write_record(stdout, rec) < 0 || fflush(stdout) == EOF)
+		elk_die_sys("cannot write to stdout");
+	json_decref(rec);
+}
+
 static double seconds_opt(const char *cli, const char *env, const char *name, double dflt,
 			  double min, double max)
 {
@@ -494,6 +510,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	filter_port = sport;
 
+	/* What the last round announced, to withdraw what went away. */
+	struct answer prev[MAX_SERVERS];
+	size_t n_prev = 0;
+
 	for (;;) {
 		struct answer ans[MAX_SERVERS];
 		size_t n_ans, answered = ask(sv, n, sport, (int64_t)(timeout * 1000), ans, &n_ans);
@@ -501,18 +521,24 @@ int main(int argc, char **argv)
 		if (n_ans > 1)
 			say("servers see different ports: the NAT maps per destination, and peers "
 			    "will likely not get through it");
-		for (size_t j = 0; j < n_ans; j++) {
-			json_t *rec = elk_record_new("fact");
+		for (size_t j = 0; j < n_ans; j++)
+			put_fact(self, ans[j].endpoint, ttl);
+		/* A mapping that changed: the old endpoint with ttl 0, which
+		 * el-facts gossip takes as "no longer announce this". Only
+		 * when servers answered: silence proves nothing. */
+		for (size_t i = 0; answered && i < n_prev; i++) {
+			size_t j;
 
-			if (!rec)
-				elk_die(ELK_EXIT_SYS, "out of memory");
-			elk_set_key(rec, "subject", self);
-			json_object_set_new(rec, "attribute", json_string("endpoint"));
-			json_object_set_new(rec, "value", json_string(ans[j].endpoint));
-			json_object_set_new(rec, "ttl", json_integer(ttl));
-			if (elk_write_record(stdout, rec) < 0 || fflush(stdout) == EOF)
-				elk_die_sys("cannot write to stdout");
-			json_decref(rec);
+			for (j = 0; j < n_ans && strcmp(ans[j].endpoint, prev[i].endpoint); j++)
+				;
+			if (j == n_ans) {
+				say("%s no longer: withdrawn", prev[i].endpoint);
+				put_fact(self, prev[i].endpoint, 0);
+			}
+		}
+		if (answered) {
+			memcpy(prev, ans, n_ans * sizeof(ans[0]));
+			n_prev = n_ans;
 		}
 		if (!every) {
 			free(env_list);

@@ -176,6 +176,26 @@ lab() {
 	[[ "$output" == *"CAP_NET_RAW"* ]]
 }
 
+@test "stun --every: a mapping that changes is announced, and the old one withdrawn (ttl 0)" {
+	lab
+	el_up elpA epa0 a 10.66.0.2/24
+	# The NAT forgets idle mappings after a second; then it maps from
+	# another public address.
+	ip netns exec elpN1 sysctl -qw net.netfilter.nf_conntrack_udp_timeout=1 \
+		net.netfilter.nf_conntrack_udp_timeout_stream=1
+	A el-punch stun epa0 --server 198.18.101.1 --every 3 --timeout 1 > "$T/out" 2> "$T/err" &
+	for _ in $(seq 50); do [ -s "$T/out" ] && break; sleep 0.1; done
+	ip -n elpN1 addr add 198.18.101.3/24 dev vns
+	ip netns exec elpN1 nft flush chain ip nat post
+	ip netns exec elpN1 nft add rule ip nat post oifname vns snat to 198.18.101.3
+	for _ in $(seq 100); do grep -q '"ttl":0' "$T/out" && break; sleep 0.1; done
+	cat "$T/out" "$T/err"
+	jq -se '.[0].value == "198.18.101.2:51820" and .[0].ttl == 255' "$T/out"
+	jq -se 'map(select(.value == "198.18.101.3:51820" and .ttl == 255)) | length >= 1' "$T/out"
+	jq -se 'map(select(.ttl == 0)) == [.[0] | .ttl = 0]' "$T/out"
+	grep -q '198.18.101.2:51820 no longer: withdrawn' "$T/err"
+}
+
 @test "two nodes behind two NATs, knowing only a public router, link directly" {
 	command -v wg >/dev/null || skip "needs wg"
 	lab
