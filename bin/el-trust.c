@@ -201,6 +201,25 @@ static void say_rejected(unsigned long line, const struct elk_trust_fact *f, int
 		 elk_trust_rule_name((enum elk_trust_rule)rule));
 }
 
+/* --explain: when health decides what a peer gets. */
+static void say_health(void *arg, const uint8_t key[ELK_KEY_LEN], bool healthy, int64_t silent)
+{
+	char k[ELK_KEY_B64_LEN + 1];
+
+	(void)arg;
+	if (!explain)
+		return;
+	elk_key_to_base64(k, key);
+	if (healthy)
+		elk_warn("peer %s: heard over its tunnel: its allowed IPs from facts go in", k);
+	else if (silent < 0)
+		elk_warn("peer %s: not heard from yet: its allowed IPs from facts wait "
+			 "[rule stale]", k);
+	else
+		elk_warn("peer %s: silent for %lld s: its allowed IPs from facts are withdrawn, "
+			 "other routes carry its traffic [rule stale]", k, (long long)silent);
+}
+
 static void emit(json_t *out)
 {
 	size_t i;
@@ -300,6 +319,7 @@ static void run(const struct elk_trust_policy *policy, struct elk_device *d,
 	if (peers) {
 		fold.stale = stale_s;
 		fold.try_every = try_s;
+		fold.on_health = say_health;
 	}
 	/* Unbuffered, so that poll() on fd 0 sees every line stdio has not
 	 * taken yet: facts are few and small. */

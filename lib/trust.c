@@ -707,9 +707,24 @@ static int sync_one(struct elk_trust_fold *t, struct elk_trust_view *v, int64_t 
 	bool ips = false;
 	int r;
 
+	bool was = v->healthy;
+
 	v->healthy = healthy(t, v, now);
 	if ((r = want(t, v, v->healthy, &w)))
 		return r;
+	/* Say so when health decides something: the peer is (or stays) on
+	 * the device and facts give it allowed IPs. */
+	if (t->on_health && t->stale && (v->on_device || w.member) &&
+	    (was != v->healthy || (!v->on_device && !v->healthy))) {
+		bool fact_ips = false;
+
+		for (size_t i = 0; i < t->n_facts && !fact_ips; i++)
+			fact_ips = t->facts[i].f.attr == ELK_TATTR_ALLOWED_IP &&
+				   elk_key_eq(t->facts[i].f.subject, v->key) &&
+				   fold_judge(t, &t->facts[i].f) == ELK_TRULE_BELIEVED;
+		if (fact_ips)
+			t->on_health(t->arg, v->key, v->healthy, v->heard < 0 ? -1 : now - v->heard);
+	}
 	if (!v->on_device) {
 		if (!w.member)
 			goto done;

@@ -173,6 +173,12 @@ struct elk_trust_fold {
 	bool have_self;
 	int64_t stale;     /* seconds; 0 (the default after init): every peer healthy */
 	int64_t try_every; /* seconds; 0 (the default): no endpoint rotation */
+	/* Called by sync when a peer's health changes what it gets: healthy
+	 * (its facts' allowed IPs go in) or not (withdrawn); silent is the
+	 * seconds since it was last heard, -1 never. Optional. */
+	void (*on_health)(void *arg, const uint8_t key[ELK_KEY_LEN], bool healthy,
+			  int64_t silent);
+	void *arg;
 	struct elk_trust_stored *facts;
 	size_t n_facts, cap_facts;
 	struct elk_trust_view *views;

@@ -214,8 +214,8 @@ fact() {
 		sleep 1.2
 		fact "$NEWC" alive '"00112233445566778899aabbccddeeff"' "$NEWC"
 		sleep 4.5
-	} | el-trust --device "$T/dev.json" --peers --stale 2 --try 1 > "$T/out"
-	cat "$T/out"
+	} | el-trust --device "$T/dev.json" --peers --stale 2 --try 1 --explain > "$T/out" 2> "$T/err"
+	cat "$T/out" "$T/err"
 	l=$(ll "$NEWC")
 	# added with its link-local address only, at the newest candidate
 	jq -se --arg k "$NEWC" --arg ll "$l" '.[0] ==
@@ -230,6 +230,12 @@ fact() {
 	jq -se --arg k "$NEWC" --arg ll "$l" 'map(select(.allowed_ips)) | .[2] |
 		.replace_allowed_ips and .allowed_ips == [$ll]' "$T/out"
 	[ "$(jq -s 'map(select(.allowed_ips)) | length' "$T/out")" -eq 3 ]
+	# --explain says when health decided, in order
+	grep -o 'peer [^ ]*: [a-z ]*' "$T/err" > "$T/said"
+	[ "$(sed -n 1p "$T/said")" = "peer $NEWC: not heard from yet" ]
+	[ "$(sed -n 2p "$T/said")" = "peer $NEWC: heard over its tunnel" ]
+	[ "$(sed -n 3p "$T/said")" = "peer $NEWC: silent for " ]
+	grep -q "silent for 2 s: its allowed IPs from facts are withdrawn.*\[rule stale\]" "$T/err"
 	# --stale 0 (or EL_TRUST_STALE=0): facts' allowed IPs at once
 	{ fact "$NEWC" member null "$ROUTER"; fact "$NEWC" allowed_ip '"10.7.0.0/24"' "$ROUTER"; } |
 		EL_TRUST_STALE=0 el-trust --device "$T/dev.json" --peers | tail -1 |
