@@ -9,7 +9,8 @@
  * UDP goes in batches: recvmmsg takes up to RX_BATCH datagrams per call,
  * and datagrams to the network are queued (TX_BATCH slots) and leave with
  * one sendmmsg when the queue is full or the loop is about to sleep, so a
- * burst of TUN packets costs one send syscall, not one each. The TUN side
+ * burst of TUN packets costs one send syscall, not one each; runs of
+ * equal-sized datagrams to one peer go as one UDP GSO message. The TUN side
  * is one packet per read/write (no offloads yet).
  */
 #include "uspace.h"
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -44,14 +46,27 @@
 #define TX_BATCH 64                   /* datagrams per sendmmsg */
 #define TX_SLOT 2048                  /* a queued datagram; larger ones go alone */
 
-/* Datagrams waiting for one sendmmsg, all on one socket. */
+/* Datagrams waiting for one sendmmsg, all on one socket. Runs of equal-
+ * sized datagrams to one address (a TCP stream's full segments) go as one
+ * message with UDP GSO (UDP_SEGMENT): the kernel cuts them, and the stack
+ * is walked once per run, not once per datagram. */
+#define GSO_MAX 64       /* datagrams per GSO message (the kernel's limit) */
+#define GSO_BYTES 65000  /* bytes per GSO message */
 struct txq {
 	int fd;
 	unsigned n;
+	bool no_gso;     /* the kernel refused it once: never again */
 	struct mmsghdr msg[TX_BATCH];
 	struct iovec iov[TX_BATCH];
 	struct sockaddr_storage addr[TX_BATCH];
 	uint8_t buf[TX_BATCH][TX_SLOT];
+	/* the messages sendmmsg gets: a datagram, or a GSO run */
+	struct mmsghdr unit[TX_BATCH];
+	unsigned first[TX_BATCH], count[TX_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl[TX_BATCH];
 };
 
 /* recvmmsg's buffers: any datagram up to the UDP maximum fits. */
@@ -189,15 +204,14 @@ static void udp_close(struct uspace *u)
 	u->udp4 = u->udp6 = -1;
 }
 
-/* Sends what is queued. A datagram the kernel refuses (no route, a full
- * buffer) is dropped, as WireGuard's normal loss, and the rest still go. */
-static void tx_flush(struct uspace *u)
+/* Sends msgs one datagram each. A datagram the kernel refuses (no route, a
+ * full buffer) is dropped, as WireGuard's normal loss, and the rest go. */
+static void send_each(int fd, struct mmsghdr *msgs, unsigned n)
 {
-	struct txq *q = u->tx;
 	unsigned i = 0;
 
-	while (i < q->n) {
-		int r = sendmmsg(q->fd, q->msg + i, q->n - i, 0);
+	while (i < n) {
+		int r = sendmmsg(fd, msgs + i, n - i, 0);
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -206,6 +220,79 @@ static void tx_flush(struct uspace *u)
 		} else {
 			i += (unsigned)r;
 		}
+	}
+}
+
+static bool same_dest(const struct txq *q, unsigned a, unsigned b)
+{
+	return q->msg[a].msg_hdr.msg_namelen == q->msg[b].msg_hdr.msg_namelen &&
+	       !memcmp(&q->addr[a], &q->addr[b], q->msg[a].msg_hdr.msg_namelen);
+}
+
+/* Groups the queue into units: runs of datagrams to one address, all of
+ * one size but the last, which may be shorter, as UDP GSO wants. */
+static unsigned tx_units(struct txq *q)
+{
+	unsigned nu = 0;
+
+	for (unsigned i = 0; i < q->n;) {
+		size_t size = q->iov[i].iov_len, total = size;
+		unsigned j = i + 1;
+
+		while (!q->no_gso && j < q->n && j - i < GSO_MAX && same_dest(q, i, j) &&
+		       q->iov[j].iov_len <= size && total + q->iov[j].iov_len <= GSO_BYTES) {
+			total += q->iov[j].iov_len;
+			if (q->iov[j++].iov_len < size)
+				break; /* a shorter one ends the run */
+		}
+		struct msghdr *h = &q->unit[nu].msg_hdr;
+
+		*h = q->msg[i].msg_hdr;
+		h->msg_iov = &q->iov[i];
+		h->msg_iovlen = j - i;
+		if (j - i > 1) {
+			struct cmsghdr *c;
+			uint16_t seg = (uint16_t)size;
+
+			h->msg_control = q->ctl[nu].buf;
+			h->msg_controllen = sizeof(q->ctl[nu].buf);
+			c = CMSG_FIRSTHDR(h);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+		}
+		q->first[nu] = i;
+		q->count[nu++] = j - i;
+		i = j;
+	}
+	return nu;
+}
+
+/* Sends what is queued: GSO runs where the kernel takes them. */
+static void tx_flush(struct uspace *u)
+{
+	struct txq *q = u->tx;
+	unsigned nu = tx_units(q), i = 0;
+
+	while (i < nu) {
+		int r = sendmmsg(q->fd, q->unit + i, nu - i, 0);
+
+		if (r > 0) {
+			i += (unsigned)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		/* This unit failed. A GSO run the kernel cannot do (old
+		 * kernel, a device without it): never try again, send its
+		 * datagrams one by one. Anything else: drop it. */
+		if (q->count[i] > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP ||
+					errno == ENOPROTOOPT)) {
+			q->no_gso = true;
+			send_each(q->fd, q->msg + q->first[i], q->count[i]);
+		}
+		i++;
 	}
 	q->n = 0;
 }
