@@ -7,6 +7,7 @@
 #   rtt:   ping through the tunnel (ms, median of 100)
 #   tcp:   iperf3 A->B, Mbit/s (median of REPS runs of T seconds)
 #   cpu:   CPU seconds of side A's daemon per gigabyte carried
+#   rx:    iperf3 B->A (side A receives), Mbit/s, and its CPU per GB
 #   pair:  both sides started from nothing to the first ping: our EdgeLink
 #          pipelines (el-keygen | el-keyx | el-link, key exchange included)
 #          against wireguard-go on both sides configured by hand
@@ -87,6 +88,19 @@ for impl in wggo ours; do
 	done
 	R[$impl.tcp]=$(printf '%s\n' "${tp[@]}" | median)
 	R[$impl.cpu]=$(printf '%s\n' "${cpu[@]}" | median)
+	# the other way: A's receive path
+	tp=() cpu=()
+	for _ in $(seq "$REPS"); do
+		c0=$(cputicks "$APID")
+		A iperf3 -c 10.0.0.2 -R -t "$T" -J > "$W/ip.json"
+		c1=$(cputicks "$APID")
+		bits=$(jq '.end.sum_received.bits_per_second' "$W/ip.json")
+		bytes=$(jq '.end.sum_received.bytes' "$W/ip.json")
+		tp+=($(echo "$bits / 1000000" | bc -l))
+		cpu+=($(echo "($c1 - $c0) / $(getconf CLK_TCK) / ($bytes / 1000000000)" | bc -l))
+	done
+	R[$impl.rx]=$(printf '%s\n' "${tp[@]}" | median)
+	R[$impl.rxcpu]=$(printf '%s\n' "${cpu[@]}" | median)
 	stop_a
 	netns_down
 done
@@ -135,5 +149,7 @@ row "start to first ping (ms)" start
 row "ping RTT (ms)" rtt
 row "TCP A->B (Mbit/s)" tcp
 row "CPU s per GB (side A)" cpu
+row "TCP B->A (Mbit/s)" rx
+row "CPU s per GB (A receiving)" rxcpu
 row "both started to ping (ms)" pair
 echo "(ratio = el-link / wireguard-go; higher is better for TCP, lower for the rest)"
