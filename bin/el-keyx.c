@@ -354,9 +354,14 @@ static json_t *conn_expect(struct conn *c, const char *step, const char **err_ou
 	}
 	if (ON(O_VERBOSE))
 		elk_warn("%s: got %.300s", c->peer[0] ? c->peer : "peer", line);
-	if (elk_parse_record(line, strlen(line), &o, &type, &e) < 0 || strcmp(type, "keyx")) {
-		if (o && type && strcmp(type, "keyx"))
-			json_decref(o);
+	/* Anything may come from the network: a port scanner's "GET /"
+	 * is refused like any other stranger. */
+	if (elk_parse_record(line, strlen(line), &o, &type, &e) < 0) {
+		*err_out = "a message that is not el-keyx's (wrong port, or not el-keyx)";
+		return NULL;
+	}
+	if (strcmp(type, "keyx")) {
+		json_decref(o);
 		*err_out = "a message that is not el-keyx's (wrong port, or not el-keyx)";
 		return NULL;
 	}

@@ -103,6 +103,9 @@ int elk_parse_record(const char *line, size_t len, json_t **rec, const char **ty
 	json_error_t je;
 	json_t *o, *t;
 
+	/* Defined on failure too: callers may look before they check. */
+	*rec = NULL;
+	*type = NULL;
 	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
 	if (!o)
 		return elk_errf(e, "not JSON: %s (column %d)", je.text, je.column);

@@ -50,7 +50,7 @@ int elk_read_line(struct elk_reader *r, char **line, size_t *len, struct elk_err
 /* Next record: 1 and *rec (a new reference) and *type set, 0 at end,
  * negative with e filled for input that is not a record. */
 int elk_read_record(struct elk_reader *r, json_t **rec, const char **type, struct elk_err *e);
-/* Parse one line as a record. */
+/* Parse one line as a record. On failure *rec and *type are NULL. */
 int elk_parse_record(const char *line, size_t len, json_t **rec, const char **type,
 		     struct elk_err *e);
 

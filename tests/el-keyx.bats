@@ -47,6 +47,33 @@ wait_port() {
 	grep -q "fingerprint" "$T/d.err"
 }
 
+@test "whatever a stranger sends (an HTTP request, binary junk) is refused; the destination goes on" {
+	command -v socat >/dev/null || skip "needs socat"
+	el-keygen --out "$T/dk"
+	el-keygen --out "$T/sk"
+	el-keyx listen --port "$P" --token "$TOKEN" < "$T/dk" > "$T/d.out" 2> "$T/d.err" &
+	dpid=$!
+	wait_port "$P"
+	# a port scanner's request, a line of binary, a JSON array, a record of
+	# another type: each refused as not el-keyx's, none kills the listener
+	printf 'GET / HTTP/1.0\r\n\r\n' | socat -t 2 - "TCP:127.0.0.1:$P" > /dev/null || true
+	head -c 300 /dev/urandom | tr -d '\n' | sed 's/$/\n/' |
+		socat -t 2 - "TCP:127.0.0.1:$P" > /dev/null || true
+	echo '[1,2,3]' | socat -t 2 - "TCP:127.0.0.1:$P" > /dev/null || true
+	echo '{"type":"peer","public_key":"x"}' | socat -t 2 - "TCP:127.0.0.1:$P" > /dev/null || true
+	kill -0 "$dpid"
+	[ "$(grep -c "not el-keyx's" "$T/d.err")" -ge 4 ]
+	# and a real source still pairs
+	el-keyx connect "127.0.0.1:$P" --token "$TOKEN" < "$T/sk" > "$T/s.out" 2> "$T/s.err"
+	wait "$dpid"
+	jq -se 'length == 2 and .[1].type == "peer"' "$T/d.out"
+	! grep -qi 'sanitizer\|segmentation' "$T/d.err"
+	# the same over --stdio: exit 1, a reason, no crash
+	run sh -c "printf 'not json\n' | el-keyx listen --stdio --token '$TOKEN' --out '$T/x'"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not el-keyx's"* ]]
+}
+
 @test "a wrong token: the source fails with exit 1 and a clear message; nothing is paired" {
 	el-keyx listen --port "$P" --token "$TOKEN" < /dev/null > "$T/d.out" 2> "$T/d.err" &
 	wait_port "$P"
