@@ -42,19 +42,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* A broken promise crashes the fuzzer; the corpus replay in
- * tests/unit/test_facts_wire.c defines FUZZ_FAIL to count a failure
- * instead, and CHECK leaves the function so nothing runs on bad state. */
-#ifndef FUZZ_FAIL
-#define FUZZ_FAIL(what) __builtin_trap()
-#endif
-#define CHECK(c)                         \
-	do {                             \
-		if (!(c)) {              \
-			FUZZ_FAIL(#c);   \
-			return;          \
-		}                        \
-	} while (0)
+/* CHECK(c): a promise; see fuzz.h. */
+#include "fuzz.h"
 
 /* The promises of one decoded fact (raw = the bytes it came from). */
 static void check_fact(const struct elk_fact *f, const uint8_t *raw, size_t rawlen)

@@ -56,18 +56,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* A broken promise crashes the fuzzer; tests/unit/test_fuzz_replay.c
- * defines FUZZ_FAIL to count a failure instead. */
-#ifndef FUZZ_FAIL
-#define FUZZ_FAIL(what) __builtin_trap()
-#endif
-#define CHECK(c)                         \
-	do {                             \
-		if (!(c)) {              \
-			FUZZ_FAIL(#c);   \
-			return;          \
-		}                        \
-	} while (0)
+/* CHECK(c): a promise; see fuzz.h. */
+#include "fuzz.h"
 /* The same in a function that returns a value. */
 #define CHECK_R(c, ret)                  \
 	do {                             \

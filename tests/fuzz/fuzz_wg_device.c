@@ -82,18 +82,8 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* A broken promise crashes the fuzzer; tests/unit/test_fuzz_replay.c
- * defines FUZZ_FAIL to count a failure instead. */
-#ifndef FUZZ_FAIL
-#define FUZZ_FAIL(what) __builtin_trap()
-#endif
-#define CHECK(c)                         \
-	do {                             \
-		if (!(c)) {              \
-			FUZZ_FAIL(#c);   \
-			return;          \
-		}                        \
-	} while (0)
+/* CHECK(c): a promise; see fuzz.h. */
+#include "fuzz.h"
 
 #define W_SEC 1000000000ull
 #define W_MS (W_SEC / 1000)

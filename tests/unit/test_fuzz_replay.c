@@ -25,14 +25,12 @@ static const char *corpus_file;
 #include "../fuzz/fuzz_wg_device.c"
 #undef LLVMFuzzerInitialize
 #undef LLVMFuzzerTestOneInput
-#undef CHECK
 
 #define LLVMFuzzerInitialize records_init
 #define LLVMFuzzerTestOneInput records_one
 #include "../fuzz/fuzz_records.c"
 #undef LLVMFuzzerInitialize
 #undef LLVMFuzzerTestOneInput
-#undef CHECK
 #undef CHECK_R
 
 #define LLVMFuzzerInitialize uapi_init
@@ -40,14 +38,12 @@ static const char *corpus_file;
 #include "../fuzz/fuzz_uapi.c"
 #undef LLVMFuzzerInitialize
 #undef LLVMFuzzerTestOneInput
-#undef CHECK
 
 #define LLVMFuzzerInitialize stun_init
 #define LLVMFuzzerTestOneInput stun_one
 #include "../fuzz/fuzz_stun.c"
 #undef LLVMFuzzerInitialize
 #undef LLVMFuzzerTestOneInput
-#undef CHECK
 
 /* Every file of tests/fuzz/corpus/<target>, in name order so that a
  * failure report is the same on every machine. */
