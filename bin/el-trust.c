@@ -8,15 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
-#include "kernel.h"
+#include "facts_local.h"
 #include "key.h"
 #include "model.h"
 #include "records.h"
 #include "trust.h"
-#include "uapi.h"
 
 static const char help[] =
 "Usage: el-trust [--policy FILE] [--iface IFACE [--refresh S] | --device FILE]\n"
@@ -132,29 +130,11 @@ static void load_device_file(const char *path, struct elk_device *d)
 	fclose(f);
 }
 
-/* As el-link show reads it: the UAPI socket of a userspace device, else
- * the kernel's. 0, or -errno with e set. */
-static int read_device_live(const char *ifname, struct elk_device *d, struct elk_err *e)
-{
-	int r, fd = elk_uapi_connect(ifname);
-
-	if (fd >= 0) {
-		r = elk_uapi_get(fd, d, e);
-		close(fd);
-	} else if (fd == -ENOENT) {
-		r = elk_kernel_show(ifname, d, e);
-	} else {
-		elk_errf(e, "cannot reach %s/%s.sock: %s", ELK_UAPI_DIR, ifname, strerror(-fd));
-		r = fd;
-	}
-	return r;
-}
-
 static void load_device_live(const char *ifname, struct elk_device *d)
 {
 	struct elk_err e;
 
-	if (read_device_live(ifname, d, &e))
+	if (elk_facts_read_device(ifname, d, &e))
 		elk_die(ELK_EXIT_SYS, "%s: %s", ifname, e.msg);
 }
 
@@ -254,7 +234,7 @@ static bool refresh(struct elk_device *d)
 	struct elk_err e;
 
 	next_refresh_ms = mono_ms() + (int64_t)refresh_s * 1000;
-	if (read_device_live(live, &fresh, &e)) {
+	if (elk_facts_read_device(live, &fresh, &e)) {
 		if (!failing)
 			elk_warn("%s: %s (keeping the last view of it)", live, e.msg);
 		failing = true;
