@@ -158,16 +158,7 @@ static long num_opt(int i, long def, long min, long max)
 /* Seconds, fractions allowed (0.5), for intervals and timeouts. */
 static double secs_opt(int i, double def, double min, double max)
 {
-	char *end;
-	double v;
-
-	if (!ON(i))
-		return def;
-	v = strtod(OPT(i), &end);
-	if (!*OPT(i) || *end || !(v >= min && v <= max))
-		elk_die_usage("%s: \"%s\" is not a number of seconds from %g to %g", opts[i].flag,
-			      OPT(i), min, max);
-	return v;
+	return elk_opt_seconds_frac(ON(i) ? OPT(i) : NULL, NULL, opts[i].flag, def, min, max);
 }
 
 static size_t parse_list(int i, const char *def, struct elk_cidr *out, bool need_prefix)

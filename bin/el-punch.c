@@ -375,23 +375,6 @@ static void put_fact(const uint8_t self[ELK_KEY_LEN], const char *endpoint, unsi
 	json_decref(rec);
 }
 
-static double seconds_opt(const char *cli, const char *env, const char *name, double dflt,
-			  double min, double max)
-{
-	const char *s = elk_opt_env(cli, env);
-	char *end;
-	double v;
-
-	if (!s)
-		return dflt;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= min && v <= max))
-		elk_die_usage("%s: \"%.32s\" is not a number of seconds in %g..%g", name, s, min,
-			      max);
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	const char *cmd = NULL, *ifname = NULL, *timeout_o = NULL, *ttl_o = NULL, *every_o = NULL;
@@ -465,7 +448,7 @@ int main(int argc, char **argv)
 	if (!n)
 		elk_die_usage("stun: give a STUN server (--server HOST[:PORT] or "
 			      "EL_PUNCH_SERVERS): el-punch knows none of its own");
-	double timeout = seconds_opt(timeout_o, "EL_PUNCH_TIMEOUT", "--timeout", 3, 0.1, 3600);
+	double timeout = elk_opt_seconds_frac(timeout_o, "EL_PUNCH_TIMEOUT", "--timeout", 3, 0.1, 3600);
 	unsigned ttl = elk_opt_seconds(ttl_o, "EL_PUNCH_TTL", "--ttl", 255, 1, 65535);
 	unsigned every = elk_opt_seconds(every_o, "EL_PUNCH_EVERY", "--every", 0, 0, 86400);
 

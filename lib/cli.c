@@ -113,3 +113,20 @@ unsigned elk_opt_seconds(const char *cli, const char *env, const char *name, uns
 			      max);
 	return (unsigned)v;
 }
+
+double elk_opt_seconds_frac(const char *cli, const char *env, const char *name, double dflt,
+			    double min, double max)
+{
+	const char *s = elk_opt_env(cli, env);
+	char *end;
+	double v;
+
+	if (!s)
+		return dflt;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= min && v <= max))
+		elk_die_usage("%s: \"%.32s\" is not a number of seconds in %g..%g", name, s, min,
+			      max);
+	return v;
+}

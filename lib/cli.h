@@ -53,5 +53,8 @@ const char *elk_opt_env(const char *cli, const char *env);
  * dies with usage naming the option. */
 unsigned elk_opt_seconds(const char *cli, const char *env, const char *name, unsigned dflt,
 			 unsigned min, unsigned max);
+/* The same with fractions allowed ("0.5"), for intervals and timeouts. */
+double elk_opt_seconds_frac(const char *cli, const char *env, const char *name, double dflt,
+			    double min, double max);
 
 #endif
