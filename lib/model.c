@@ -333,9 +333,14 @@ json_t *elk_peer_record(const struct elk_peer *p)
 	return o;
 }
 
+bool elk_peer_connected(const struct elk_peer *p, int64_t now)
+{
+	return p->last_handshake > 0 && now - p->last_handshake < STATE_CONNECTED_MAX_AGE;
+}
+
 const char *elk_peer_state(const struct elk_peer *p, const struct elk_peer *prev, int64_t now)
 {
-	if (p->last_handshake > 0 && now - p->last_handshake < STATE_CONNECTED_MAX_AGE)
+	if (elk_peer_connected(p, now))
 		return "connected";
 	if (!(p->flags & ELK_PEER_ENDPOINT) && p->last_handshake == 0)
 		return "none";

@@ -105,6 +105,9 @@ json_t *elk_peer_record(const struct elk_peer *p);
  *               received none: packets go out and nothing comes back
  *   connecting  anything else: an endpoint, waiting for a handshake */
 const char *elk_peer_state(const struct elk_peer *p, const struct elk_peer *prev, int64_t now);
+/* True when p had a handshake less than 180 s before now (Unix seconds):
+ * its endpoint works. elk_peer_state's "connected". */
+bool elk_peer_connected(const struct elk_peer *p, int64_t now);
 /* The `status` record of one peer (prev as for elk_peer_state). */
 json_t *elk_status_record(const struct elk_device *d, const struct elk_peer *p,
 			  const struct elk_peer *prev, int64_t now);

@@ -8,9 +8,6 @@
 
 #include "trust.h"
 
-/* A handshake younger than this means the peer's endpoint works (the same
- * bound elk_peer_state() uses for "connected": REJECT_AFTER_TIME). */
-#define CONNECTED_MAX_AGE 180
 #define DEFAULT_TTL 255
 
 static const char *const level_names[ELK_TRUST_LEVELS] = {
@@ -376,7 +373,7 @@ static int base_view_set(struct elk_trust_view *v, const struct elk_peer *p,
 	v->n_ips = nd;
 	v->on_device = true;
 	v->added = false;
-	v->connected = p->last_handshake > 0 && wall - p->last_handshake < CONNECTED_MAX_AGE;
+	v->connected = elk_peer_connected(p, wall);
 	if (p->flags & ELK_PEER_ENDPOINT)
 		snprintf(v->endpoint, sizeof(v->endpoint), "%s", p->endpoint);
 	return 0;
@@ -418,8 +415,7 @@ int elk_trust_fold_rebase(struct elk_trust_fold *t, const struct elk_device *d, 
 			seen[v - t->views] = true;
 		if (v && v->added) {
 			/* Still ours: only the handshake is news. */
-			v->connected = p->last_handshake > 0 &&
-				       wall - p->last_handshake < CONNECTED_MAX_AGE;
+			v->connected = elk_peer_connected(p, wall);
 			continue;
 		}
 		if (!v && !(v = view_add(t, p->public_key))) {
