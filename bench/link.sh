@@ -25,6 +25,25 @@ skip() { echo "bench: $*" >&2; exit 0; }
 [ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 111; }
 for c in wireguard-go wg iperf3 jq; do command -v $c >/dev/null || { echo "bench: needs $c" >&2; exit 111; }; done
 
+# tcp IMPL TP-KEY CPU-KEY [iperf3 options]: REPS iperf3 runs from A to B
+# (with -R, B to A); the medians of Mbit/s and of A's daemon's CPU seconds
+# per GB go to R[IMPL.TP-KEY] and R[IMPL.CPU-KEY].
+tcp() {
+	local impl=$1 tk=$2 ck=$3 c0 c1 bits bytes tp=() cpu=()
+	shift 3
+	for _ in $(seq "$REPS"); do
+		c0=$(cputicks "$APID")
+		A iperf3 -c 10.0.0.2 "$@" -t "$T" -J > "$W/ip.json"
+		c1=$(cputicks "$APID")
+		bits=$(jq '.end.sum_received.bits_per_second' "$W/ip.json")
+		bytes=$(jq '.end.sum_received.bytes' "$W/ip.json")
+		tp+=($(echo "$bits / 1000000" | bc -l))
+		cpu+=($(echo "($c1 - $c0) / $(getconf CLK_TCK) / ($bytes / 1000000000)" | bc -l))
+	done
+	R[$impl.$tk]=$(printf '%s\n' "${tp[@]}" | median)
+	R[$impl.$ck]=$(printf '%s\n' "${cpu[@]}" | median)
+}
+
 W=$(mktemp -d)
 trap 'netns_down; rm -rf "$W"' EXIT
 make_keys "$W"
@@ -76,31 +95,8 @@ for impl in wggo ours; do
 	R[$impl.rtt]=$(A ping -n -c 100 -i 0.01 10.0.0.2 | sed -n 's/.*time=\([0-9.]*\).*/\1/p' | median)
 	B iperf3 -s -B 10.0.0.2 > /dev/null 2>&1 &
 	sleep 0.3
-	tp=() cpu=()
-	for _ in $(seq "$REPS"); do
-		c0=$(cputicks "$APID")
-		A iperf3 -c 10.0.0.2 -t "$T" -J > "$W/ip.json"
-		c1=$(cputicks "$APID")
-		bits=$(jq '.end.sum_received.bits_per_second' "$W/ip.json")
-		bytes=$(jq '.end.sum_received.bytes' "$W/ip.json")
-		tp+=($(echo "$bits / 1000000" | bc -l))
-		cpu+=($(echo "($c1 - $c0) / $(getconf CLK_TCK) / ($bytes / 1000000000)" | bc -l))
-	done
-	R[$impl.tcp]=$(printf '%s\n' "${tp[@]}" | median)
-	R[$impl.cpu]=$(printf '%s\n' "${cpu[@]}" | median)
-	# the other way: A's receive path
-	tp=() cpu=()
-	for _ in $(seq "$REPS"); do
-		c0=$(cputicks "$APID")
-		A iperf3 -c 10.0.0.2 -R -t "$T" -J > "$W/ip.json"
-		c1=$(cputicks "$APID")
-		bits=$(jq '.end.sum_received.bits_per_second' "$W/ip.json")
-		bytes=$(jq '.end.sum_received.bytes' "$W/ip.json")
-		tp+=($(echo "$bits / 1000000" | bc -l))
-		cpu+=($(echo "($c1 - $c0) / $(getconf CLK_TCK) / ($bytes / 1000000000)" | bc -l))
-	done
-	R[$impl.rx]=$(printf '%s\n' "${tp[@]}" | median)
-	R[$impl.rxcpu]=$(printf '%s\n' "${cpu[@]}" | median)
+	tcp "$impl" tcp cpu
+	tcp "$impl" rx rxcpu -R   # the other way: A's receive path
 	stop_a
 	netns_down
 done
